@@ -1,0 +1,51 @@
+# The two commands: `make demo` and `make test`. Both build their own virtual
+# environment from requirements.lock (exact pins with hashes) on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.installed-stamp
+
+# reval runs on closed networks: Prefect must never phone home.
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.PHONY: install demo test lint format bench sample-data lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --require-hashes -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/reval demo
+
+test: install lint
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests flows benchmarks
+	$(BIN)/ruff format --check src tests flows benchmarks
+
+format: install
+	$(BIN)/ruff format src tests flows benchmarks
+	$(BIN)/ruff check --fix src tests flows benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/run.py --write BENCHMARKS.md
+
+sample-data: install
+	$(BIN)/reval sample-data --out sample_data
+
+# Re-pin every dependency (needs the registry); commit the result.
+lock: install
+	$(BIN)/uv pip compile requirements.in --python-version 3.11 --generate-hashes \
+		--no-emit-package reval -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .reval .pytest_cache .ruff_cache

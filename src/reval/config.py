@@ -1,0 +1,83 @@
+"""Settings and paths: the only module that reads the environment.
+
+Every other module receives a :class:`Settings` (or the paths it needs) as an
+argument, so tests and flows can point reval at any workspace without touching
+global state.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The source checkout (schemas/, sample_data/ and reports/ live here)."""
+
+SCHEMAS_DIR = PROJECT_ROOT / "schemas"
+SAMPLE_DATA_DIR = PROJECT_ROOT / "sample_data"
+REPORTS_SOURCE_DIR = PROJECT_ROOT / "reports"
+
+# Prefect phones home unless told not to; reval runs on closed networks, so the
+# defaults are set before Prefect is ever imported (an explicit value wins).
+PREFECT_OFFLINE_DEFAULTS: dict[str, str] = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_UI_ENABLED": "false",
+}
+
+
+class Settings(BaseSettings):
+    """Where reval keeps its workspace and how much it accepts.
+
+    Values come from ``REVAL_*`` environment variables (e.g. ``REVAL_HOME``)
+    and fall back to a ``.reval/`` folder in the working directory.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="REVAL_", frozen=True)
+
+    home: Path = Field(default_factory=lambda: Path.cwd() / ".reval")
+    """Workspace folder: warehouse, archive, inbox and rendered reports."""
+
+    max_upload_bytes: int = 25 * 1024 * 1024
+    """Largest spreadsheet accepted; bigger files are refused unread."""
+
+    max_unpacked_bytes: int = 200 * 1024 * 1024
+    """Largest total unpacked size of an .xlsx/.ods zip (zip-bomb guard)."""
+
+    max_rows_per_sheet: int = 1_000_000
+    """Rows read from one sheet before the file is refused as implausible."""
+
+    @cached_property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @cached_property
+    def archive_dir(self) -> Path:
+        """Raw uploads, byte for byte, content-addressed by SHA-256."""
+        return self.home / "archive"
+
+    @cached_property
+    def inbox_dir(self) -> Path:
+        return self.home / "inbox"
+
+    @cached_property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    def workspace_dirs(self) -> tuple[Path, ...]:
+        return (self.home, self.archive_dir, self.inbox_dir, self.reports_dir)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, with Prefect's offline defaults applied."""
+    apply_prefect_offline_defaults()
+    return Settings()
+
+
+def apply_prefect_offline_defaults() -> None:
+    for name, value in PREFECT_OFFLINE_DEFAULTS.items():
+        os.environ.setdefault(name, value)

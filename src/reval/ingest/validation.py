@@ -1,0 +1,227 @@
+"""Validation: cleaned frames against the contract, every problem reported.
+
+pandera runs lazily, so a sheet's problems all come back at once; each failure
+case is translated into a :class:`Problem` naming the row the user sees. Rows
+with any problem are rejected whole (with their reasons); the rest are
+accepted. A missing required column rejects the sheet.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pandera.errors as pe
+import pandera.pandas as pa
+
+from reval.contract import (
+    PARADIGM_BEFORE,
+    answer_scales,
+    column_checks,
+    schema_column_for,
+    table_schema,
+)
+from reval.ingest.cleaning import CleanedTable
+from reval.ingest.problems import Problem, ReasonCode
+
+
+@dataclass(frozen=True)
+class ValidatedTable:
+    cleaned: CleanedTable
+    accepted: pd.DataFrame
+    """Typed rows that passed; index = spreadsheet row numbers."""
+    rejected_rows: list[int]
+    problems: list[Problem]
+
+    @property
+    def table(self) -> str:
+        return self.cleaned.sheet.table
+
+
+def validate_table(cleaned: CleanedTable) -> ValidatedTable:
+    sheet = cleaned.sheet
+    schema = table_schema(sheet.table)
+    problems = list(cleaned.problems)
+    frame = cleaned.frame
+    try:
+        schema.validate(frame, lazy=True)
+    except pe.SchemaErrors as errors:
+        problems.extend(_translate(errors.failure_cases, cleaned, schema))
+    if any(p.row is None for p in problems):  # a sheet-level problem (missing column): reject all
+        return ValidatedTable(
+            cleaned, frame.iloc[0:0], [int(r) for r in frame.index], _dedupe(problems)
+        )
+    bad_rows = sorted({p.row for p in problems if p.row is not None})
+    good = frame.drop(index=bad_rows)
+    accepted = schema.validate(good, lazy=True) if len(good) else good
+    return ValidatedTable(cleaned, accepted, bad_rows, _dedupe(problems))
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    """One problem per (row, column, reason): cleaning already reported unreadable cells."""
+    seen: set[tuple[Any, ...]] = set()
+    cell_problems = {
+        (p.row, p.column)
+        for p in problems
+        if p.reason in {"wrong_type", "bad_format", "not_on_scale"}
+    }
+    out = []
+    for p in problems:
+        key = (p.row, p.column, p.reason)
+        if key in seen:
+            continue
+        if p.reason == "missing_value" and (p.row, p.column) in cell_problems:
+            continue  # the unreadable cell was blanked; it is reported once, as unreadable
+        seen.add(key)
+        out.append(p)
+    return sorted(out, key=lambda p: (p.row or 0, p.column or ""))
+
+
+def _translate(
+    failures: pd.DataFrame, cleaned: CleanedTable, schema: pa.DataFrameSchema
+) -> list[Problem]:
+    sheet = cleaned.sheet
+    problems: list[Problem] = []
+    key_rows: dict[str, list[int]] = defaultdict(list)
+    frame_level: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for case in failures.itertuples(index=False):
+        check = str(case.check)
+        column = None if pd.isna(case.column) else str(case.column)
+        row = None if pd.isna(case.index) else int(case.index)
+        value = None if _is_missing(case.failure_case) else str(case.failure_case)
+        if check == "column_in_dataframe":
+            problems.append(Problem(sheet.file, sheet.sheet, None, value, None,
+                                    "this required column is missing; add it with exactly this heading "
+                                    "(download a blank template to see every column)",
+                                    "missing_column"))  # fmt: skip
+            continue
+        if check in {"multiple_fields_uniqueness"} and row is not None:
+            key_rows["|".join(schema.unique or [])].append(row)
+            continue
+        if case.schema_context == "DataFrameSchema" and row is not None and column is not None:
+            frame_level[(check, row)].append(column)
+            continue
+        if row is None:
+            continue
+        problems.append(_column_problem(sheet.file, sheet.sheet, row, column, value, check, schema))
+    for key, rows in key_rows.items():
+        columns = key.split("|")
+        groups = cleaned.frame.loc[sorted(set(rows)), columns].astype(str).agg(" / ".join, axis=1)
+        for row, label in groups.items():
+            others = [int(r) for r in groups.index[groups == label] if r != row]
+            problems.append(Problem(sheet.file, sheet.sheet, int(row), ", ".join(columns), label,
+                                    f"the same {' + '.join(columns)} appears more than once "
+                                    f"(also row {', '.join(map(str, others))}); keep one row for it",
+                                    "duplicate_key"))  # fmt: skip
+    for (check, row), columns in frame_level.items():
+        problems.append(_rule_problem(cleaned, check, row, columns))
+    return problems
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _column_problem(
+    file: str,
+    sheet: str | None,
+    row: int,
+    column: str | None,
+    value: str | None,
+    check: str,
+    schema: pa.DataFrameSchema,
+) -> Problem:
+    spec = schema_column_for(schema.name, column) if column else None
+    checks = column_checks(spec) if spec is not None else {}
+    name = check.split("(")[0]
+    reason: ReasonCode
+    if name in {"not_nullable"}:
+        expected, reason = "is blank; this column must be filled in", "missing_value"
+    elif name in {"field_uniqueness"}:
+        expected, reason = (
+            "appears more than once in this column; each row needs its own",
+            "duplicate_key",
+        )
+    elif name == "isin":
+        allowed = ", ".join(map(str, checks["isin"]["allowed_values"]))
+        expected, reason = f"is not one of the allowed answers: {allowed}", "not_allowed"
+    elif name == "answer_scale":
+        scale = answer_scales()[checks["answer_scale"]["scale"]]
+        expected, reason = f"is not an answer on this scale; use {scale.describe()}", "not_on_scale"
+    elif name == "semicolon_list":
+        allowed = "; ".join(checks["semicolon_list"]["allowed"])
+        expected, reason = (
+            f"has an entry that is not allowed; separate entries with ';' and use only: {allowed}",
+            "not_allowed",
+        )
+    elif name == "in_range":
+        stats = checks["in_range"]
+        expected = f"is out of range; it must be between {_plain(stats['min_value'])} and {_plain(stats['max_value'])}"
+        reason = "out_of_range"
+    elif name == "str_matches":
+        what = spec.title if spec is not None and spec.title else column
+        hint = spec.description if spec is not None and spec.description else ""
+        expected, reason = f"is not a valid {what}. {hint}".strip(), "bad_format"
+    elif name == "str_length":
+        stats = checks["str_length"]
+        lo, hi = stats.get("min_value"), stats.get("max_value")
+        expected = (f"is too short or too long; write between {lo} and {hi} characters" if lo is not None
+                    else f"is too long; keep it under {hi} characters")  # fmt: skip
+        reason = "too_long"
+    elif name in {"coerce_dtype", "dtype"}:
+        expected, reason = f"is not a {_type_words(str(spec.dtype) if spec else '')}", "wrong_type"
+    else:
+        expected, reason = f"breaks the rule {check}", "rule_broken"
+    if column is not None and spec is None and name not in {"not_nullable"}:
+        reason = "rule_broken"
+    return Problem(file, sheet, row, column, value, expected, reason)
+
+
+def _rule_problem(cleaned: CleanedTable, check: str, row: int, columns: list[str]) -> Problem:
+    sheet = cleaned.sheet
+    frame = cleaned.frame
+    name = check.split("(")[0]
+    if name == "before_only_after_baseline":
+        cols = [c for c in frame.columns if PARADIGM_BEFORE.match(c) and pd.notna(frame.at[row, c])]
+        return Problem(sheet.file, sheet.sheet, row, cols[0] if cols else None,
+                       None if not cols else str(frame.at[row, cols[0]]),
+                       "a 'looking back' (_before) answer is filled in on the baseline wave (wave 0); "
+                       "leave the _before columns blank at baseline", "rule_broken")  # fmt: skip
+    if name == "gas_thresholds_ordered":
+        return Problem(sheet.file, sheet.sheet, row, "gas_m2, gas_m1, target, gas_p1, gas_p2", None,
+                       "the Goal Attainment levels must rise from gas_m2 through gas_m1, target and "
+                       "gas_p1 to gas_p2, all counted in the intended direction", "rule_broken")  # fmt: skip
+    if name == "proxy_value_only_for_calculate":
+        return Problem(sheet.file, sheet.sheet, row, "proxy_value_gbp",
+                       str(frame.at[row, "proxy_value_gbp"]),
+                       "only 'calculate' items carry a proxy value in pounds; clear it or change "
+                       "value_kind to calculate", "rule_broken")  # fmt: skip
+    return Problem(
+        sheet.file,
+        sheet.sheet,
+        row,
+        ", ".join(columns[:3]),
+        None,
+        f"breaks the rule {check}",
+        "rule_broken",
+    )
+
+
+def _plain(value: Any) -> str:
+    text = str(value)
+    return text[:10] if text[:4].isdigit() and "-" in text else text.removesuffix(".0")
+
+
+def _type_words(dtype: str) -> str:
+    if dtype.startswith("datetime"):
+        return "date; write it as 2016-04-01 or 01/04/2016 (day first)"
+    if dtype in {"Int64", "int64"}:
+        return "whole number"
+    if dtype.startswith("float"):
+        return "number"
+    return "text value"

@@ -1,0 +1,194 @@
+"""Blank spreadsheet templates for sites, generated from the schemas.
+
+One workbook per contract table: an instructions sheet in plain English, the
+table's sheet with one column per contract column, and dropdowns for every
+closed list (categories, Likert labels), so what Excel lets a coordinator type
+is what the contract accepts. Regenerate after a schema change; never edit by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+import pandas as pd
+import pandera.pandas as pa
+from xlsxwriter.utility import xl_col_to_name
+
+from reval.contract import (
+    TABLES,
+    TableName,
+    column_answer_scale,
+    column_checks,
+    table_schema,
+)
+from reval.spreadsheets import open_workbook
+
+TEMPLATE_ROWS: Final[int] = 2000
+"""Rows below the header that carry dropdowns and checks."""
+DEFAULT_COMPARISON_OUTCOMES: Final[tuple[str, ...]] = (
+    "ae_visits",
+    "gp_contacts",
+    "admissions",
+    "wellbeing",
+)
+LISTS_SHEET: Final[str] = "lists"
+
+
+def template_columns(
+    table: TableName, paradigm_items: list[str], comparison_outcomes: list[str]
+) -> list[tuple[str, pa.Column]]:
+    """Concrete column headings for a table, pattern columns expanded."""
+    out: list[tuple[str, pa.Column]] = []
+    for name, column in table_schema(table).columns.items():
+        if not column.regex:
+            out.append((name, column))
+        elif "para_" in name:
+            timing = "now" if name.endswith("_now$") else "before"
+            out.extend((f"para_{item}_{timing}", column) for item in paradigm_items)
+        elif name.startswith("^pre_"):
+            out.extend((f"pre_{o}", column) for o in comparison_outcomes)
+        elif name.startswith("^post_"):
+            out.extend((f"post_{o}", column) for o in comparison_outcomes)
+    return out
+
+
+def dropdown_values(column: pa.Column) -> list[str] | None:
+    """What the dropdown offers: labels for answer scales, else the allowed values."""
+    scale = column_answer_scale(column)
+    if scale is not None:
+        return list(scale.labels) if scale.labels else [str(v) for v in scale.values]
+    checks = column_checks(column)
+    if "isin" in checks:
+        return [str(v) for v in checks["isin"]["allowed_values"]]
+    return None
+
+
+def write_templates(
+    out_dir: Path,
+    statements: pd.DataFrame | None = None,
+    comparison_outcomes: list[str] | None = None,
+) -> list[Path]:
+    """A blank ``<table>.xlsx`` per contract table in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    items = [] if statements is None else statements["item"].astype(str).tolist()
+    outcomes = list(comparison_outcomes or DEFAULT_COMPARISON_OUTCOMES)
+    return [_write_template(out_dir / f"{table}.xlsx", table, items, outcomes) for table in TABLES]
+
+
+def _write_template(path: Path, table: TableName, items: list[str], outcomes: list[str]) -> Path:
+    schema = table_schema(table)
+    columns = template_columns(table, items, outcomes)
+    workbook = open_workbook(path, title=f"reval template: {schema.title or table}")
+    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
+    bold = workbook.add_format({"bold": True})
+    heading = workbook.add_format({"bold": True, "font_size": 14})
+    header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+
+    guide = workbook.add_worksheet("instructions")
+    data = workbook.add_worksheet(table)
+    lists = workbook.add_worksheet(LISTS_SHEET)
+
+    guide.set_column(0, 0, 34)
+    guide.set_column(1, 1, 90)
+    guide.set_column(2, 3, 14)
+    guide.write_string(0, 0, f"How to fill in: {schema.title or table}", heading)
+    lines = [
+        schema.description or "",
+        f"Type one row per record in the sheet called '{table}', starting under the headings. "
+        "Keep the headings exactly as they are; leave optional cells blank rather than writing 'n/a'.",
+        "Dates can be written 2016-04-01 or 01/04/2016 (day first). Numbers are digits only "
+        "(no units, no £ signs). Where a cell has a dropdown, pick from it; for answer scales you "
+        "may type the number instead of the words.",
+        "Never put names, addresses, dates of birth or NHS numbers anywhere in this file: use the "
+        "pseudonymous codes your site agreed.",
+        "Then upload the file on the reval portal; it tells you within seconds what was accepted "
+        "and exactly what to fix.",
+    ]
+    for row, line in enumerate(lines, start=1):
+        guide.write_string(row, 0, "", wrap)
+        guide.merge_range(row, 0, row, 3, line, wrap)
+    top = len(lines) + 2
+    for col, title in enumerate(("Column", "What to write", "Required", "Allowed answers")):
+        guide.write_string(top, col, title, header)
+
+    list_col = 0
+    for col, (name, column) in enumerate(columns):
+        data.write_string(0, col, name, header)
+        data.set_column(col, col, max(14, min(len(name) + 2, 40)))
+        if column.description:
+            data.write_comment(0, col, column.description, {"x_scale": 2.5, "y_scale": 1.6})
+        required = "no" if (not column.required or column.nullable) else "yes"
+        choices = dropdown_values(column)
+        allowed = "; ".join(choices) if choices else _allowed_words(column)
+        r = top + 1 + col
+        guide.write_string(r, 0, name, bold)
+        guide.write_string(r, 1, column.description or "", wrap)
+        guide.write_string(r, 2, required)
+        guide.write_string(r, 3, allowed, wrap)
+        _add_validation(data, lists, col, column, choices, list_col, workbook)
+        if choices:
+            list_col += 1
+    data.freeze_panes(1, 0)
+    lists.hide()
+    data.activate()
+    workbook.close()
+    return path
+
+
+def _allowed_words(column: pa.Column) -> str:
+    checks = column_checks(column)
+    dtype = str(column.dtype)
+    if "in_range" in checks:
+        stats = checks["in_range"]
+        return f"{_plain(stats['min_value'])} to {_plain(stats['max_value'])}"
+    if dtype.startswith("datetime"):
+        return "a date"
+    if "semicolon_list" in checks:
+        return "; ".join(checks["semicolon_list"]["allowed"]) + " (separate with ;)"
+    return ""
+
+
+def _plain(value: object) -> str:
+    text = str(value)
+    return text[:10] if text[:4].isdigit() and "-" in text else text.removesuffix(".0")
+
+
+def _add_validation(
+    data, lists, col: int, column: pa.Column, choices: list[str] | None, list_col: int, workbook
+) -> None:  # type: ignore[no-untyped-def]
+    first, last = 1, TEMPLATE_ROWS
+    dtype = str(column.dtype)
+    checks = column_checks(column)
+    if choices:
+        letter = xl_col_to_name(list_col)
+        lists.write_string(0, list_col, "")
+        for i, choice in enumerate(choices, start=1):
+            lists.write_string(i, list_col, choice)
+        is_scale = column_answer_scale(column) is not None
+        data.data_validation(first, col, last, col, {
+            "validate": "list",
+            "source": f"={LISTS_SHEET}!${letter}$2:${letter}${len(choices) + 1}",
+            # answer scales accept the number too, so Excel warns rather than refuses
+            "error_type": "warning" if is_scale else "stop",
+            "error_title": "Not on the list",
+            "error_message": ("Pick an answer from the list, or type its number."
+                              if is_scale else "Pick a value from the list."),
+            "input_title": (column.title or "")[:32],
+            "input_message": (column.description or "")[:255],
+        })  # fmt: skip
+    elif dtype.startswith("datetime"):
+        data.data_validation(first, col, last, col, {
+            "validate": "date", "criteria": "between",
+            "minimum": pd.Timestamp("2000-01-01").to_pydatetime(),
+            "maximum": pd.Timestamp("2100-01-01").to_pydatetime(),
+            "error_type": "stop", "error_message": "Type a date such as 01/04/2016.",
+        })  # fmt: skip
+    elif dtype in {"Int64", "int64"} and "in_range" in checks:
+        stats = checks["in_range"]
+        data.data_validation(first, col, last, col, {
+            "validate": "integer", "criteria": "between",
+            "minimum": int(stats["min_value"]), "maximum": int(stats["max_value"]),
+            "error_type": "stop",
+            "error_message": f"Type a whole number from {int(stats['min_value'])} to {int(stats['max_value'])}.",
+        })  # fmt: skip

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reval.config import SAMPLE_DATA_DIR, Settings
+from reval.synthetic_programme import SyntheticProgramme, synthetic_programme
+
+
+@pytest.fixture(scope="session")
+def programme() -> SyntheticProgramme:
+    """The sample programme, generated in memory from the default seed."""
+    return synthetic_programme()
+
+
+@pytest.fixture(scope="session")
+def statements() -> pd.DataFrame:
+    return pd.read_csv(SAMPLE_DATA_DIR / "paradigm_statements.csv")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "workspace")
