@@ -63,7 +63,7 @@ def test_a_clean_row_has_no_problems_and_labels_become_numbers(tmp_path) -> None
          "use 1-5 or the words (1 = None of the time, 2 = Rarely, 3 = Some of the time, 4 = Often, "
          "5 = All of the time)"),
         ({"response_date": "03/10/17"}, "Row 2, column response_date: '03/10/17' - is not a date "
-         "reval can read; write it as 2016-04-01 or 01/04/2016 (day first)"),
+         "reval can read; write it as 2016-04-01 or 01/04/2016 (day first, four-digit year)"),
         ({"role": "Doctor"}, "Row 2, column role: 'Doctor' - is not one of the allowed answers: "
          "resident, volunteer, patient, carer, staff"),
         ({"imd_quintile": "7"}, "Row 2, column imd_quintile: '7' - is out of range; it must be "
@@ -113,5 +113,5 @@ def test_file_that_is_not_a_spreadsheet_type_is_named(tmp_path) -> None:
     path = tmp_path / "notes.docx"
     path.write_bytes(b"PK\x03\x04 not really")
     (problem,) = read_tables(path).problems
-    assert problem.reason == "unreadable_file"
+    assert problem.reason == "not_a_spreadsheet"
     assert "save the file as .xlsx, .ods or .csv" in problem.message()

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     max_rows_per_sheet: int = 1_000_000
     """Rows read from one sheet before the file is refused as implausible."""
 
+    writer_lock_timeout: float = 120.0
+    """Seconds an ingest or run waits for another writer before saying the warehouse is busy."""
+
     @cached_property
     def warehouse_path(self) -> Path:
         return self.home / "warehouse.duckdb"

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import shutil
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
+
+import pandas as pd
 
 from reval.config import SAMPLE_DATA_DIR, Settings
-from reval.contract import TABLES, contract_version
+from reval.contract import OUTCOME_POST, OUTCOME_PRE, TABLES, contract_version
 from reval.ingest.cleaning import clean_table
+from reval.ingest.cross_checks import Reference, cross_table_problems, without_rows
+from reval.ingest.file_guards import inspect_upload
 from reval.ingest.problems import Problem
 from reval.ingest.readers import read_tables
 from reval.ingest.validation import ValidatedTable, validate_table
@@ -24,93 +30,313 @@ from reval.warehouse import IngestRecord, Warehouse
 
 
 @dataclass(frozen=True)
+class TableCounts:
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+
+
+@dataclass(frozen=True)
 class IngestReport:
+    """What became of one file: per table counts and every problem."""
+
     ingest_id: str
     file: str
     sha256: str
-    status: str
-    """loaded | partly_loaded | rejected | duplicate"""
-    rows_accepted: dict[str, int] = field(default_factory=dict)
-    rows_rejected: int = 0
+    status: IngestStatus
+    tables: dict[str, TableCounts] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
+    @property
+    def rows_accepted(self) -> int:
+        return sum(t.rows_accepted for t in self.tables.values())
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(t.rows_rejected for t in self.tables.values())
+
+    @property
+    def rows_read(self) -> int:
+        return sum(t.rows_read for t in self.tables.values())
+
+    @property
+    def fully_accepted(self) -> bool:
+        return self.status in {"loaded", "valid", "duplicate"}
+
     def summary(self) -> str:
-        accepted = sum(self.rows_accepted.values())
         if self.status == "duplicate":
             return f"{self.file}: already loaded (same file, byte for byte); nothing new to load."
-        tables = ", ".join(f"{t} {n}" for t, n in self.rows_accepted.items() if n)
-        text = f"{self.file}: {self.status.replace('_', ' ')} - {accepted} row(s) accepted"
+        if self.status == "refused":
+            return (
+                f"{self.file}: refused - {self.problems[0].expected}"
+                if self.problems
+                else self.file
+            )
+        tables = ", ".join(
+            f"{t} {c.rows_accepted}" for t, c in self.tables.items() if c.rows_accepted
+        )
+        verb = {"valid": "would load", "invalid": "would load", "partly_valid": "would load"}.get(
+            self.status, "accepted"
+        )
+        text = f"{self.file}: {self.status.replace('_', ' ')} - {self.rows_accepted} row(s) {verb}"
         text += f" ({tables})" if tables else ""
         if self.rows_rejected or self.problems:
-            text += f", {self.rows_rejected} row(s) rejected, {len(self.problems)} problem(s)"
+            text += f"; {self.rows_rejected} row(s) rejected, {len(self.problems)} problem(s)"
         return text
+
+    def as_json(self) -> dict[str, object]:
+        names = list(self.tables)
+        return {
+            "file": self.file,
+            "sha256": self.sha256,
+            "ingest_id": self.ingest_id,
+            "table": names[0] if len(names) == 1 else ",".join(names) if names else None,
+            "tables": {t: vars(c) for t, c in self.tables.items()},
+            "rows_read": self.rows_read,
+            "rows_accepted": self.rows_accepted,
+            "rows_rejected": self.rows_rejected,
+            "status": self.status,
+            "problems": [
+                {
+                    "sheet": p.sheet,
+                    "row": p.row,
+                    "column": p.column,
+                    "value": p.value,
+                    "reason": p.reason,
+                    "message": p.message(),
+                }
+                for p in self.problems
+            ],
+        }
+
+
+IngestStatus = Literal[
+    "loaded",
+    "partly_loaded",
+    "rejected",
+    "refused",
+    "duplicate",
+    "valid",
+    "partly_valid",
+    "invalid",
+]
+"""loaded/partly_loaded/rejected: rows were (or were not) loaded; refused: the file itself
+was unsafe or unreadable; duplicate: the same bytes were loaded before; valid/partly_valid/
+invalid: a dry run (``reval validate``) that stored nothing."""
+
+FILE_LEVEL_REASONS: frozenset[str] = frozenset({"missing_column"})
+"""Problems that reject the whole file, not just a row."""
 
 
 def init_workspace(settings: Settings) -> Path:
     """Create the workspace folders and the warehouse; safe to run again."""
     for folder in settings.workspace_dirs():
         folder.mkdir(parents=True, exist_ok=True)
-    with Warehouse(settings.warehouse_path):
+    with Warehouse(settings.warehouse_path, lock_timeout=settings.writer_lock_timeout):
         pass
     return settings.home
 
 
 def archive_upload(settings: Settings, data: bytes, sha256: str, original_name: str) -> Path:
     """Keep the raw bytes before anything else happens (content-addressed, never overwritten)."""
-    suffix = Path(original_name).suffix.casefold()[:10]
+    suffix = "".join(
+        ch for ch in Path(original_name).suffix.casefold()[:10] if ch.isalnum() or ch == "."
+    )
     target = settings.archive_dir / sha256[:2] / f"{sha256}{suffix}"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(target.suffix + ".partial")
+        partial = target.with_name(target.name + ".partial")
         partial.write_bytes(data)
         partial.replace(target)
     return target
 
 
-def ingest_file(settings: Settings, path: Path, original_name: str | None = None) -> IngestReport:
-    """Archive, read, validate and load one uploaded file."""
+def validate_file(
+    settings: Settings, path: Path, original_name: str | None = None, *, site_id: str | None = None
+) -> IngestReport:
+    """Dry run: every problem the file would get, storing nothing."""
+    return ingest_file(settings, path, original_name, site_id=site_id, dry_run=True)
+
+
+def ingest_file(
+    settings: Settings,
+    path: Path,
+    original_name: str | None = None,
+    *,
+    site_id: str | None = None,
+    dry_run: bool = False,
+) -> IngestReport:
+    """Archive, read, validate and load one uploaded file, losing nothing.
+
+    ``site_id`` scopes the upload to one site: rows for any other site are rejected.
+    The whole file is loaded in one transaction; the same bytes twice load nothing.
+    """
     name = Path(original_name or path.name).name
-    data = path.read_bytes()
-    sha256 = hashlib.sha256(data).hexdigest()
-    archived = archive_upload(settings, data, sha256, name)
     ingest_id = uuid.uuid4().hex
     received = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    _kind, refusals = inspect_upload(path, name, max_bytes=settings.max_upload_bytes,
+                                    max_unpacked_bytes=settings.max_unpacked_bytes)  # fmt: skip
+    too_large = any(p.reason == "file_too_large" for p in refusals)
+    data = b"" if too_large else path.read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest() if not too_large else _sha256_of(path)
+    archived = None if (dry_run or too_large) else archive_upload(settings, data, sha256, name)
 
-    with Warehouse(settings.warehouse_path) as warehouse:
+    if refusals:
+        report = IngestReport(ingest_id, name, sha256, "refused" if not dry_run else "invalid",
+                              problems=refusals)  # fmt: skip
+        if not dry_run:
+            with Warehouse(
+                settings.warehouse_path, lock_timeout=settings.writer_lock_timeout
+            ) as wh:
+                wh.record_ingest(IngestRecord(
+                    ingest_id, sha256, name, str(archived or ""), site_id, received,
+                    contract_version(), "refused", 0, 0, refusals[0].message()))  # fmt: skip
+        return report
+
+    read = read_tables(archived or path, original_name=name)
+    validated = [validate_table(clean_table(sheet)) for sheet in read.tables]
+
+    if dry_run:
+        reference = _reference(settings, validated, read_only=True)
+        return _outcome(
+            ingest_id, name, sha256, read.problems, validated, reference, site_id, dry_run
+        )
+
+    with Warehouse(settings.warehouse_path, lock_timeout=settings.writer_lock_timeout) as warehouse:
         earlier = warehouse.ingest_by_sha(sha256)
         if earlier is not None:
-            report = IngestReport(ingest_id, name, sha256, "duplicate")
             warehouse.record_ingest(IngestRecord(
                 ingest_id, sha256, name, str(archived), earlier.site_id, received,
                 contract_version(), "duplicate", 0, 0,
                 f"same file as ingest {earlier.ingest_id}; nothing loaded"))  # fmt: skip
-            return report
-
-        read = read_tables(archived, original_name=name)
-        validated = [validate_table(clean_table(sheet)) for sheet in read.tables]
-        problems = list(read.problems) + [p for v in validated for p in v.problems]
-        rejected = sum(len(v.rejected_rows) for v in validated)
-        accepted_rows = sum(len(v.accepted) for v in validated)
-        status = _status(accepted_rows, rejected, problems)
-        site_id = _single_site(validated)
-        counts: dict[str, int] = {}
+            return IngestReport(ingest_id, name, sha256, "duplicate")
+        reference = warehouse_reference(warehouse, validated)
+        report, final = _outcome_with_tables(
+            ingest_id, name, sha256, read.problems, validated, reference, site_id, dry_run=False
+        )
         with warehouse.transaction():
             for table in TABLES:
-                for v in (v for v in validated if v.table == table):
-                    counts[table] = counts.get(table, 0) + warehouse.load_rows(
-                        table, v.accepted, ingest_id=ingest_id, source_sheet=v.cleaned.sheet.sheet
-                    )
+                for v in (v for v in final if v.table == table):
+                    warehouse.load_rows(table, v.accepted, ingest_id=ingest_id,
+                                        source_sheet=v.cleaned.sheet.sheet)  # fmt: skip
+            warehouse.record_rejected(rejected_rows_frame(ingest_id, final))
             warehouse.record_ingest(IngestRecord(
-                ingest_id, sha256, name, str(archived), site_id, received, contract_version(),
-                status, accepted_rows, rejected,
-                f"{len(problems)} problem(s)" if problems else "all rows accepted"))  # fmt: skip
-    return IngestReport(ingest_id, name, sha256, status, counts, rejected, problems)
+                ingest_id, sha256, name, str(archived), site_id or _single_site(final), received,
+                contract_version(), report.status, report.rows_accepted, report.rows_rejected,
+                f"{len(report.problems)} problem(s)" if report.problems else "all rows accepted"))  # fmt: skip
+    return report
 
 
-def _status(accepted: int, rejected: int, problems: list[Problem]) -> str:
-    if accepted == 0:
-        return "rejected"
-    return "partly_loaded" if (rejected or problems) else "loaded"
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _reference(
+    settings: Settings, validated: list[ValidatedTable], *, read_only: bool
+) -> Reference:
+    if not settings.warehouse_path.exists():
+        return Reference()
+    with Warehouse(settings.warehouse_path, read_only=read_only,
+                   lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+        return warehouse_reference(warehouse, validated)
+
+
+def warehouse_reference(warehouse: Warehouse, validated: list[ValidatedTable]) -> Reference:
+    sites = sorted(
+        {s for v in validated if "site_id" in v.accepted for s in v.accepted["site_id"].dropna()}
+    )
+    outcomes = {
+        m["outcome"] for c in warehouse.columns("comparison_records")
+        for m in [OUTCOME_PRE.match(c) or OUTCOME_POST.match(c)] if m
+    }  # fmt: skip
+    return Reference(
+        site_ids=frozenset(warehouse.known_values("sites", "site_id")),
+        paradigm_items=frozenset(warehouse.known_values("paradigm_statements", "item")),
+        comparison_outcomes=frozenset(outcomes),
+        survey_waves=warehouse.survey_waves(sites),
+    )
+
+
+def _outcome(ingest_id: str, name: str, sha256: str, read_problems: list[Problem],
+             validated: list[ValidatedTable], reference: Reference, site_id: str | None,
+             dry_run: bool) -> IngestReport:  # fmt: skip
+    return _outcome_with_tables(ingest_id, name, sha256, read_problems, validated, reference,
+                                site_id, dry_run)[0]  # fmt: skip
+
+
+def _outcome_with_tables(
+    ingest_id: str,
+    name: str,
+    sha256: str,
+    read_problems: list[Problem],
+    validated: list[ValidatedTable],
+    reference: Reference,
+    site_id: str | None,
+    dry_run: bool,
+) -> tuple[IngestReport, list[ValidatedTable]]:
+    """Apply cross-table checks and the whole-file rules; decide the status."""
+    cross = cross_table_problems(validated, reference, upload_site=site_id)
+    final = [without_rows(v, cross) for v in validated]
+    problems = list(read_problems) + [p for v in final for p in v.problems]
+    if any(p.reason in FILE_LEVEL_REASONS for p in problems):
+        final = [reject_all(v) for v in final]
+    counts = {}
+    for v in final:
+        before = counts.get(v.table, TableCounts())
+        counts[v.table] = TableCounts(
+            before.rows_read + len(v.cleaned.frame),
+            before.rows_accepted + len(v.accepted),
+            before.rows_rejected + len(v.rejected_rows),
+        )
+    accepted = sum(c.rows_accepted for c in counts.values())
+    if dry_run:
+        status: IngestStatus = "invalid" if accepted == 0 and problems else (
+            "partly_valid" if problems else "valid")  # fmt: skip
+    elif accepted == 0:
+        status = "rejected" if problems else "loaded"
+    else:
+        status = "partly_loaded" if problems else "loaded"
+    if not read_problems and not validated and not dry_run:
+        status = "rejected"
+        problems = [Problem(name, None, None, None, None,
+                            "holds no rows for any table; fill in a template and upload it again",
+                            "empty_file")]  # fmt: skip
+    return IngestReport(ingest_id, name, sha256, status, counts, problems), final
+
+
+def reject_all(table: ValidatedTable) -> ValidatedTable:
+    """Every row of the sheet rejected (a file-level problem such as a missing column)."""
+    rows = [int(r) for r in table.cleaned.frame.index]
+    return replace(table, accepted=table.accepted.iloc[0:0], rejected_rows=rows)
+
+
+def rejected_rows_frame(ingest_id: str, tables: list[ValidatedTable]) -> pd.DataFrame:
+    """Rejected rows as uploaded (identifiers masked), each with its problems, as JSON."""
+    parts = []
+    for v in tables:
+        if not v.rejected_rows:
+            continue
+        sheet = v.cleaned.sheet
+        source = v.cleaned.source.loc[v.rejected_rows]
+        cells = source.to_json(orient="records", lines=True, date_format="iso", force_ascii=False)
+        by_row: dict[int | None, list[dict[str, object]]] = {}
+        for p in v.problems:
+            by_row.setdefault(p.row, []).append(
+                {"column": p.column, "value": p.value, "reason": p.reason, "message": p.message()}
+            )
+        sheet_wide = by_row.get(None, [])
+        parts.append(pd.DataFrame({
+            "ingest_id": ingest_id, "table_name": v.table, "sheet": sheet.sheet,
+            "source_row": v.rejected_rows,
+            "cells": cells.splitlines(),
+            "problems": [json.dumps(by_row.get(r, []) + sheet_wide, ensure_ascii=False)
+                         for r in v.rejected_rows],
+        }))  # fmt: skip
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def _single_site(validated: list[ValidatedTable]) -> str | None:

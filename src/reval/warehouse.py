@@ -6,14 +6,21 @@ Layout
   which a later upload with the same key fills in: history is kept, queries
   read the ``current_<table>`` views;
 - the open-ended survey and comparison columns (``para_<item>_now``,
-  ``pre_<outcome>``...) are stored long, in ``paradigm_ratings`` and
-  ``comparison_outcomes``, and pivoted back when read;
-- ``ingests`` records every file received, whatever became of it.
+  ``pre_<outcome>``...) are added to their table the first time a file
+  carries them, so rows stay wide as in the contract;
+- ``ingests`` records every file received, whatever became of it, and
+  ``rejected_rows`` keeps every rejected row as uploaded (identifiers masked)
+  with its problems, so nothing disappears without a trace.
+
+DuckDB allows one writer per file. :class:`Warehouse` takes an inter-process
+file lock for the life of a connection and waits up to a timeout, so two
+ingests run one after the other instead of failing or corrupting anything.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +29,7 @@ from typing import Final
 
 import duckdb
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from reval.contract import (
     OUTCOME_POST,
@@ -33,6 +41,7 @@ from reval.contract import (
     table_keys,
     table_schema,
 )
+from reval.errors import RevalError
 
 LINEAGE_COLUMNS: Final[str] = (
     "_ingest_id VARCHAR NOT NULL, _source_sheet VARCHAR, _source_row INTEGER, "
@@ -73,16 +82,42 @@ def fixed_columns(table: TableName) -> list[tuple[str, str]]:
     ]
 
 
-class Warehouse:
-    """A connection to the warehouse file. Use as a context manager."""
+PATTERN_COLUMNS: Final[dict[str, tuple[tuple[re.Pattern[str], str], ...]]] = {
+    "survey_responses": ((PARADIGM_NOW, "SMALLINT"), (PARADIGM_BEFORE, "SMALLINT")),
+    "comparison_records": ((OUTCOME_PRE, "DOUBLE"), (OUTCOME_POST, "DOUBLE")),
+}
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+
+class WarehouseBusyError(RevalError):
+    """Another process is writing; the caller may try again shortly."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__(
+            f"The warehouse ({path}) is busy with another upload or run and did not come free "
+            f"within {timeout:g} seconds. Nothing was changed; try again in a minute."
+        )
+
+
+class Warehouse:
+    """A connection to the warehouse file, holding the writer lock. Use as a context manager."""
+
+    def __init__(self, path: Path, *, read_only: bool = False, lock_timeout: float = 120.0) -> None:
         self.path = path
-        if not read_only:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(path), read_only=read_only)
-        if not read_only:
-            self.create_schema()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(path) + ".lock", thread_local=False)
+        try:
+            self._lock.acquire(timeout=lock_timeout)
+        except Timeout as busy:
+            raise WarehouseBusyError(path, lock_timeout) from busy
+        try:
+            if read_only and not path.exists():
+                duckdb.connect(str(path)).close()
+            self.con = duckdb.connect(str(path), read_only=read_only)
+            if not read_only:
+                self.create_schema()
+        except BaseException:
+            self._lock.release()
+            raise
 
     def __enter__(self) -> Warehouse:
         return self
@@ -91,7 +126,10 @@ class Warehouse:
         self.close()
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            self._lock.release()
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -120,24 +158,42 @@ class Warehouse:
         for table in TABLES:
             columns = ", ".join(f'"{name}" {sql_type}' for name, sql_type in fixed_columns(table))
             self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns}, {LINEAGE_COLUMNS})")
-            self.con.execute(
-                f"CREATE OR REPLACE VIEW current_{table} AS "
-                f"SELECT * EXCLUDE (_superseded_by) FROM {table} WHERE _superseded_by IS NULL"
-            )
+            self._refresh_view(table)
         self.con.execute(
             """
-            CREATE TABLE IF NOT EXISTS paradigm_ratings (
-                response_id VARCHAR NOT NULL, item VARCHAR NOT NULL, timing VARCHAR NOT NULL,
-                rating SMALLINT, _ingest_id VARCHAR NOT NULL)
+            CREATE TABLE IF NOT EXISTS rejected_rows (
+                ingest_id VARCHAR NOT NULL, table_name VARCHAR, sheet VARCHAR,
+                source_row INTEGER, cells JSON NOT NULL, problems JSON NOT NULL)
             """
         )
+
+    def _refresh_view(self, table: str) -> None:
         self.con.execute(
-            """
-            CREATE TABLE IF NOT EXISTS comparison_outcomes (
-                person_id VARCHAR NOT NULL, outcome VARCHAR NOT NULL, pre DOUBLE, post DOUBLE,
-                _ingest_id VARCHAR NOT NULL)
-            """
+            f"CREATE OR REPLACE VIEW current_{table} AS "
+            f"SELECT * EXCLUDE (_superseded_by) FROM {table} WHERE _superseded_by IS NULL"
         )
+
+    def _add_pattern_columns(self, table: str, columns: list[str]) -> list[str]:
+        """Add open-ended columns (para_<item>_now, pre_<outcome>...) the table lacks."""
+        patterns = PATTERN_COLUMNS.get(table, ())
+        existing = set(self.columns(table))
+        added = []
+        for column in columns:
+            sql_type = next((t for p, t in patterns if p.match(column)), None)
+            if sql_type is None:
+                continue
+            if column not in existing:
+                self.con.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" {sql_type}')
+                existing.add(column)
+            added.append(column)
+        if added:
+            self._refresh_view(table)
+        return added
+
+    def columns(self, table: str) -> list[str]:
+        return [row[0] for row in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position", [table]).fetchall()]  # fmt: skip
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -159,6 +215,7 @@ class Warehouse:
         if rows.empty:
             return 0
         names = [name for name, _ in fixed_columns(table)]
+        names += self._add_pattern_columns(table, [str(c) for c in rows.columns])
         incoming = pd.DataFrame({name: rows.get(name, None) for name in names})
         for name, sql_type in fixed_columns(table):
             if sql_type == "DATE":
@@ -183,50 +240,13 @@ class Warehouse:
             )
         finally:
             self.con.unregister("incoming_rows")
-        if table == "survey_responses":
-            self._load_paradigm_ratings(rows, ingest_id)
-        elif table == "comparison_records":
-            self._load_comparison_outcomes(rows, ingest_id)
         return len(incoming)
 
-    def _load_paradigm_ratings(self, rows: pd.DataFrame, ingest_id: str) -> None:
-        parts = []
-        for column in rows.columns:
-            for pattern, timing in ((PARADIGM_NOW, "now"), (PARADIGM_BEFORE, "before")):
-                match = pattern.match(column)
-                if match:
-                    parts.append(pd.DataFrame({
-                        "response_id": rows["response_id"].astype(str).to_numpy(),
-                        "item": match["item"], "timing": timing,
-                        "rating": rows[column].astype("Int64").to_numpy(),
-                    }))  # fmt: skip
-        if parts:
-            long = pd.concat(parts, ignore_index=True).dropna(subset=["rating"])
-            long["_ingest_id"] = ingest_id
-            self._append("paradigm_ratings", long)
-
-    def _load_comparison_outcomes(self, rows: pd.DataFrame, ingest_id: str) -> None:
-        outcomes = sorted(
-            {
-                m["outcome"]
-                for c in rows.columns
-                for m in [OUTCOME_PRE.match(c) or OUTCOME_POST.match(c)]
-                if m
-            }
-        )
-        parts = [
-            pd.DataFrame({
-                "person_id": rows["person_id"].astype(str).to_numpy(),
-                "outcome": outcome,
-                "pre": rows[f"pre_{outcome}"].astype("float64").to_numpy() if f"pre_{outcome}" in rows else None,
-                "post": rows[f"post_{outcome}"].astype("float64").to_numpy() if f"post_{outcome}" in rows else None,
-            })
-            for outcome in outcomes
-        ]  # fmt: skip
-        if parts:
-            long = pd.concat(parts, ignore_index=True)
-            long["_ingest_id"] = ingest_id
-            self._append("comparison_outcomes", long)
+    def record_rejected(self, rejected: pd.DataFrame) -> None:
+        """Keep rejected rows with their problems: columns ingest_id, table_name, sheet,
+        source_row, cells (JSON text), problems (JSON text)."""
+        if not rejected.empty:
+            self._append("rejected_rows", rejected)
 
     def _append(self, table: str, frame: pd.DataFrame) -> None:
         self.con.register("appending", frame)
@@ -250,44 +270,54 @@ class Warehouse:
         return self.con.execute("SELECT * FROM ingests ORDER BY received_at").df()
 
     def current(self, table: TableName, site_id: str | None = None) -> pd.DataFrame:
-        """Current rows of a contract table, wide as in the contract, lineage dropped."""
+        """Current rows of a contract table, as in the contract, lineage dropped."""
         where, params = ("", []) if site_id is None or table == "paradigm_statements" else (
             " WHERE site_id = ?", [site_id])  # fmt: skip
         frame = self.con.execute(
             f"SELECT * EXCLUDE (_ingest_id, _source_sheet, _source_row) FROM current_{table}{where}",
             params,
         ).df()
-        if table == "survey_responses":
-            frame = self._with_paradigm_columns(frame)
-        elif table == "comparison_records":
-            frame = self._with_outcome_columns(frame)
+        if table in PATTERN_COLUMNS and site_id is not None:
+            # open-ended columns another site added are not this site's columns
+            patterns = [p for p, _ in PATTERN_COLUMNS[table]]
+            unused = [c for c in frame.columns
+                      if any(p.match(c) for p in patterns) and frame[c].isna().all()]  # fmt: skip
+            frame = frame.drop(columns=unused)
         return frame
 
-    def _with_paradigm_columns(self, frame: pd.DataFrame) -> pd.DataFrame:
-        ratings = self.con.execute(
-            "SELECT r.response_id, 'para_' || r.item || '_' || r.timing AS col, r.rating "
-            "FROM paradigm_ratings r JOIN current_survey_responses s "
-            "ON r.response_id = s.response_id AND r._ingest_id = s._ingest_id"
+    def rejected(self, ingest_id: str) -> pd.DataFrame:
+        return self.con.execute(
+            "SELECT table_name, sheet, source_row, cells, problems FROM rejected_rows "
+            "WHERE ingest_id = ? ORDER BY table_name, sheet, source_row",
+            [ingest_id],
         ).df()
-        if ratings.empty:
-            return frame
-        wide = ratings.pivot(index="response_id", columns="col", values="rating").astype("Int64")
-        return frame.merge(
-            wide.sort_index(axis=1), left_on="response_id", right_index=True, how="left"
-        )
 
-    def _with_outcome_columns(self, frame: pd.DataFrame) -> pd.DataFrame:
-        long = self.con.execute(
-            "SELECT o.person_id, o.outcome, o.pre, o.post FROM comparison_outcomes o "
-            "JOIN current_comparison_records c ON o.person_id = c.person_id AND o._ingest_id = c._ingest_id"
-        ).df()
-        if long.empty:
-            return frame
-        wide = long.pivot(index="person_id", columns="outcome", values=["pre", "post"])
-        wide.columns = [f"{timing}_{outcome}" for timing, outcome in wide.columns]
-        return frame.merge(
-            wide.sort_index(axis=1), left_on="person_id", right_index=True, how="left"
-        )
+    def ingest(self, ingest_id: str) -> IngestRecord | None:
+        row = self.con.execute("SELECT * FROM ingests WHERE ingest_id = ?", [ingest_id]).fetchone()
+        return None if row is None else IngestRecord(*row)
+
+    def latest_ingest_of(self, sha256: str) -> IngestRecord | None:
+        row = self.con.execute(
+            "SELECT * FROM ingests WHERE file_sha256 = ? AND status <> 'duplicate' "
+            "ORDER BY received_at DESC LIMIT 1",
+            [sha256],
+        ).fetchone()
+        return None if row is None else IngestRecord(*row)
+
+    def known_values(self, table: TableName, column: str) -> set[str]:
+        return {str(r[0]) for r in self.con.execute(
+            f'SELECT DISTINCT "{column}" FROM current_{table} WHERE "{column}" IS NOT NULL').fetchall()}  # fmt: skip
+
+    def survey_waves(self, site_ids: list[str]) -> dict[tuple[str, str, int], str]:
+        """(site, respondent, wave) -> response_id of the current answers."""
+        if not site_ids:
+            return {}
+        rows = self.con.execute(
+            "SELECT site_id, respondent_id, wave, response_id FROM current_survey_responses "
+            "WHERE list_contains(?, site_id)",
+            [site_ids],
+        ).fetchall()
+        return {(s, r, int(w)): rid for s, r, w, rid in rows}
 
     def row_counts(self) -> dict[str, int]:
         return {

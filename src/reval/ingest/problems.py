@@ -11,8 +11,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from reval.errors import RevalError
+
 ReasonCode = Literal[
     "unreadable_file",
+    "not_a_spreadsheet",
+    "empty_file",
+    "file_too_large",
+    "password_protected",
+    "macro_enabled",
+    "zip_bomb",
+    "wrong_site",
     "unknown_table",
     "missing_column",
     "missing_value",
@@ -57,7 +66,8 @@ class Problem:
     def message(self) -> str:
         """One plain-English sentence: where, what was found, what to do."""
         where = self.where()
-        where = where[0].upper() + where[1:]
+        if where.startswith(("sheet", "row", "column")):
+            where = where[0].upper() + where[1:]
         if self.value is None or self.value == "":
             return f"{where}: {self.expected}"
         return f"{where}: '{_shorten(self.value)}' - {self.expected}"
@@ -68,10 +78,6 @@ class Problem:
 
 def _shorten(value: str) -> str:
     return value if len(value) <= MAX_VALUE_CHARS else value[: MAX_VALUE_CHARS - 1] + "…"
-
-
-class RevalError(Exception):
-    """Base of reval's errors; ``str()`` is always a message a person can act on."""
 
 
 class RejectedUploadError(RevalError):

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Final, Literal
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pcsv
 
 from reval.contract import TABLES, TableName, table_schema
 from reval.ingest.problems import Problem
@@ -67,32 +69,22 @@ def read_tables(path: Path, original_name: str | None = None) -> ReadResult:
     if kind is None:
         problem = Problem(name, None, None, None, Path(name).suffix,
                           "is not a spreadsheet type reval reads; save the file as .xlsx, .ods or .csv",
-                          "unreadable_file")  # fmt: skip
+                          "not_a_spreadsheet")  # fmt: skip
         return ReadResult([], [problem])
     if kind == "csv":
-        sheets = {None: _read_csv_cells(path)}
-    else:
-        raw = pd.read_excel(path, sheet_name=None, header=None, engine="calamine", dtype=object)
-        sheets = {str(sheet): cells for sheet, cells in raw.items()}
+        return _read_csv(path, name)
+    raw = pd.read_excel(path, sheet_name=None, header=None, engine="calamine", dtype=object)
     tables: list[SheetTable] = []
     problems: list[Problem] = []
-    for sheet, cells in sheets.items():
+    for sheet, cells in raw.items():
+        sheet = str(sheet)
         if _is_blank(cells):
             continue
-        found = _locate_table(cells, sheet, Path(name).stem)
+        found = _locate_table([list(r) for r in cells.head(HEADER_SEARCH_ROWS).itertuples(index=False)],
+                              sheet, Path(name).stem)  # fmt: skip
         if found is None:
-            if sheet is not None and sheet.casefold() in {
-                "instructions",
-                "read_me",
-                "readme",
-                "lists",
-            }:
-                continue
-            problems.append(Problem(
-                name, sheet, None, None, sheet,
-                "could not tell which table this is; name the sheet after a table "
-                f"({', '.join(TABLES)}) and keep the column headings from the template",
-                "unknown_table"))  # fmt: skip
+            if sheet.casefold() not in IGNORED_SHEETS:
+                problems.append(_unknown_table(name, sheet))
             continue
         table, header_index = found
         tables.append(SheetTable(name, sheet, table, _frame_below_header(cells, header_index),
@@ -100,23 +92,90 @@ def read_tables(path: Path, original_name: str | None = None) -> ReadResult:
     return ReadResult(tables, problems)
 
 
-def _read_csv_cells(path: Path) -> pd.DataFrame:
-    data = path.read_bytes()
+IGNORED_SHEETS: Final[frozenset[str]] = frozenset({"instructions", "read_me", "readme", "lists"})
+
+
+def _unknown_table(name: str, sheet: str | None) -> Problem:
+    return Problem(name, sheet, None, None, sheet,
+                   "could not tell which table this is; name the sheet (or the file) after a table "
+                   f"({', '.join(TABLES)}) and keep the column headings from the template",
+                   "unknown_table")  # fmt: skip
+
+
+def _decode(data: bytes) -> tuple[str, str]:
     for encoding in CSV_ENCODINGS:
         try:
-            text = data.decode(encoding)
-            break
+            return data.decode(encoding), encoding
         except UnicodeDecodeError:
             continue
-    sample = text[:20_000]
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def _read_csv(path: Path, name: str) -> ReadResult:
+    """CSV in any common encoding and delimiter, title rows above the header skipped.
+
+    Well-formed files go through Arrow's multi-threaded parser; ragged rows or blank
+    lines between records fall back to the csv module so row numbers stay true.
+    """
+    data = path.read_bytes()
+    text, _encoding = _decode(data)
+    text = text.removeprefix("\ufeff")
+    head_lines = text[:200_000].splitlines()[:HEADER_SEARCH_ROWS]
     try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+        delimiter = csv.Sniffer().sniff("\n".join(head_lines), delimiters=",;\t").delimiter
     except csv.Error:
         delimiter = ","
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    width = max((len(r) for r in rows), default=0)
-    # ragged rows (a title line above the header) are padded, never rejected by the parser
-    return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+    head_rows = list(csv.reader(head_lines, delimiter=delimiter))
+    found = _locate_table(head_rows, None, Path(name).stem)
+    if found is None:
+        return ReadResult([], [] if not text.strip() else [_unknown_table(name, None)])
+    table, header_index = found
+    frame = _arrow_csv(text, header_index, delimiter, [str(c) for c in head_rows[header_index]])
+    if frame is None:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        width = max((len(r) for r in rows), default=0)
+        # ragged rows are padded, never dropped by the parser
+        cells = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+        frame = _frame_below_header(cells, header_index)
+    return ReadResult([SheetTable(name, None, table, frame, header_row=header_index + 1)], [])
+
+
+def _arrow_csv(
+    text: str, header_index: int, delimiter: str, header: list[str]
+) -> pd.DataFrame | None:
+    lines_to_header = text.split("\n", header_index + 1)
+    body = lines_to_header[-1] if len(lines_to_header) > header_index + 1 else ""
+    stripped = body.rstrip()
+    if "\n\n" in stripped or "\n\r\n" in stripped:
+        return None  # a blank line between records: Arrow would renumber the rows after it
+    if len(set(header)) != len(header):
+        return None  # repeated headings: let the slow path keep every column
+    data = text.encode("utf-8")
+    try:
+        table = pcsv.read_csv(
+            io.BytesIO(data),
+            read_options=pcsv.ReadOptions(skip_rows=header_index, autogenerate_column_names=False),
+            parse_options=pcsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=True),
+            convert_options=pcsv.ConvertOptions(
+                strings_can_be_null=False, quoted_strings_can_be_null=False,
+                column_types={name: pa.string() for name in header},
+                auto_dict_encode=False, check_utf8=False,
+                true_values=[], false_values=[], null_values=[],
+            ),
+        )  # fmt: skip
+    except pa.ArrowInvalid:
+        return None
+    frame = table.to_pandas()
+    header = [
+        column_key(c) if str(c).strip() else f"unnamed_{i + 1}" for i, c in enumerate(frame.columns)
+    ]
+    frame.columns = header
+    frame = frame.loc[:, [c for c in header if not c.startswith("unnamed_")]]
+    frame.index = pd.RangeIndex(header_index + 2, header_index + 2 + len(frame), name="row")
+    blank = (frame.apply(lambda col: col.str.strip() == "") if len(frame.columns) else frame).all(
+        axis=1
+    )
+    return frame.loc[~blank]
 
 
 def _is_blank(cells: pd.DataFrame) -> bool:
@@ -130,13 +189,13 @@ def _blank(value: object) -> bool:
 
 
 def _locate_table(
-    cells: pd.DataFrame, sheet: str | None, stem: str
+    head_rows: list[list[object]], sheet: str | None, stem: str
 ) -> tuple[TableName, int] | None:
     """The table (by sheet or file name, else by headings) and its header row index."""
     by_name = next((t for t in TABLES if column_key(sheet or stem) == t), None)
     best: tuple[int, TableName, int] | None = None
-    for index in range(min(HEADER_SEARCH_ROWS, len(cells))):
-        keys = {column_key(v) for v in cells.iloc[index] if not _blank(v)}
+    for index, row in enumerate(head_rows[:HEADER_SEARCH_ROWS]):
+        keys = {column_key(v) for v in row if not _blank(v)}
         if len(keys) < 2:
             continue
         candidates = [by_name] if by_name else list(TABLES)

@@ -1,0 +1,185 @@
+"""Checks across tables and across uploads: facts one sheet cannot know alone.
+
+Pure: the caller passes what the warehouse already holds as a :class:`Reference`
+and gets problems back; rows with problems are then rejected like any other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from reval.contract import EMPOWERS_ITEMS, OUTCOME_POST, OUTCOME_PRE, PARADIGM_BEFORE, PARADIGM_NOW
+from reval.ingest.problems import Problem
+from reval.ingest.validation import ValidatedTable
+
+SURVEY_MEASURES: frozenset[str] = frozenset({"swemwbs", "ucla3", "paradigm_index", *EMPOWERS_ITEMS})
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the warehouse already knows, for checking a new upload."""
+
+    site_ids: frozenset[str] = frozenset()
+    paradigm_items: frozenset[str] = frozenset()
+    comparison_outcomes: frozenset[str] = frozenset()
+    survey_waves: dict[tuple[str, str, int], str] = field(default_factory=dict)
+    """(site_id, respondent_id, wave) -> response_id already stored."""
+
+
+def cross_table_problems(
+    tables: list[ValidatedTable], reference: Reference, upload_site: str | None = None
+) -> list[Problem]:
+    """Problems that need more than one sheet (or earlier uploads) to see."""
+    by_table: dict[str, list[ValidatedTable]] = {}
+    for t in tables:
+        by_table.setdefault(t.table, []).append(t)
+    sites = set(reference.site_ids) | {
+        s for t in by_table.get("sites", []) for s in t.accepted["site_id"].dropna()
+    }
+    items = set(reference.paradigm_items) | {
+        i for t in by_table.get("paradigm_statements", []) for i in t.accepted["item"].dropna()
+    }
+    outcomes = set(reference.comparison_outcomes) | {
+        m["outcome"]
+        for t in by_table.get("comparison_records", [])
+        for c in t.accepted.columns
+        for m in [OUTCOME_PRE.match(c) or OUTCOME_POST.match(c)]
+        if m
+    }
+    problems: list[Problem] = []
+    for t in tables:
+        frame, sheet = t.accepted, t.cleaned.sheet
+        if frame.empty:
+            continue
+        if upload_site is not None:
+            problems += _other_site_rows(t, upload_site)
+        if "site_id" in frame and t.table != "sites":
+            unknown = frame["site_id"].notna() & ~frame["site_id"].isin(sites)
+            problems += [
+                Problem(
+                    sheet.file,
+                    sheet.sheet,
+                    int(row),
+                    "site_id",
+                    str(frame.at[row, "site_id"]),
+                    "is not a site reval knows; check the spelling, or ask the evaluation team "
+                    "to add the site first",
+                    "unknown_site",
+                )
+                for row in frame.index[unknown]
+            ]
+        if t.table == "survey_responses":
+            problems += _unknown_items(t, items)
+            problems += _repeat_answers(t, reference)
+        if t.table == "intended_outcomes":
+            known = SURVEY_MEASURES | outcomes
+            unknown = ~frame["measure"].isin(known)
+            problems += [
+                Problem(
+                    sheet.file,
+                    sheet.sheet,
+                    int(row),
+                    "measure",
+                    str(frame.at[row, "measure"]),
+                    "is not a measure reval knows; use a survey scale (swemwbs, ucla3, "
+                    "paradigm_index, emp_mobilises ...) or a comparison outcome such as "
+                    f"{', '.join(sorted(outcomes)[:4]) or 'ae_visits'}",
+                    "unknown_measure",
+                )
+                for row in frame.index[unknown]
+            ]
+    return problems
+
+
+def _other_site_rows(t: ValidatedTable, upload_site: str) -> list[Problem]:
+    sheet, frame = t.cleaned.sheet, t.accepted
+    if "site_id" not in frame:
+        return [
+            Problem(
+                sheet.file,
+                sheet.sheet,
+                int(row),
+                None,
+                None,
+                "the paradigm statement catalogue is kept by the evaluation team; sites "
+                "cannot change it",
+                "wrong_site",
+            )
+            for row in frame.index
+        ]
+    other = frame["site_id"].notna() & (frame["site_id"] != upload_site)
+    return [
+        Problem(
+            sheet.file,
+            sheet.sheet,
+            int(row),
+            "site_id",
+            str(frame.at[row, "site_id"]),
+            f"belongs to another site; this upload is for {upload_site}, so only its own rows "
+            "can be loaded",
+            "wrong_site",
+        )
+        for row in frame.index[other]
+    ]
+
+
+def _unknown_items(t: ValidatedTable, items: set[str]) -> list[Problem]:
+    sheet, frame = t.cleaned.sheet, t.accepted
+    problems = []
+    for column in frame.columns:
+        match = PARADIGM_NOW.match(column) or PARADIGM_BEFORE.match(column)
+        if match is None or match["item"] in items:
+            continue
+        answered = frame.index[frame[column].notna()]
+        problems += [
+            Problem(
+                sheet.file,
+                sheet.sheet,
+                int(row),
+                column,
+                str(frame.at[row, column]),
+                f"answers a paradigm statement '{match['item']}' that is not in the catalogue; "
+                "check the column heading against the paradigm_statements list",
+                "unknown_item",
+            )
+            for row in answered
+        ]
+    return problems
+
+
+def _repeat_answers(t: ValidatedTable, reference: Reference) -> list[Problem]:
+    """A respondent answering the same wave twice, across uploads (within a sheet the
+    schema's uniqueness rule already catches it)."""
+    if not reference.survey_waves:
+        return []
+    sheet, frame = t.cleaned.sheet, t.accepted
+    keys = list(
+        zip(frame["site_id"], frame["respondent_id"], frame["wave"].astype(int), strict=True)
+    )
+    problems = []
+    for row, key, response_id in zip(frame.index, keys, frame["response_id"], strict=True):
+        earlier = reference.survey_waves.get(key)
+        if earlier is not None and earlier != response_id:
+            problems.append(Problem(
+                sheet.file, sheet.sheet, int(row), "respondent_id", str(key[1]),
+                f"already answered wave {key[2]} (response {earlier}, uploaded earlier); "
+                f"to correct that answer reuse response_id {earlier}", "duplicate_key"))  # fmt: skip
+    return problems
+
+
+def without_rows(table: ValidatedTable, problems: list[Problem]) -> ValidatedTable:
+    """The table with rows named by ``problems`` moved from accepted to rejected."""
+    mine = [
+        p
+        for p in problems
+        if p.file == table.cleaned.sheet.file and p.sheet == table.cleaned.sheet.sheet
+    ]
+    rows = sorted({p.row for p in mine if p.row is not None} & set(table.accepted.index))
+    if not rows:
+        return table
+    return replace(
+        table,
+        accepted=table.accepted.drop(index=rows),
+        rejected_rows=sorted(set(table.rejected_rows) | set(rows)),
+        problems=sorted([*table.problems, *mine], key=lambda p: (p.row or 0, p.column or "")),
+    )
