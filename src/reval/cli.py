@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -59,27 +60,74 @@ def templates(
         typer.echo(str(path))
 
 
+def _existing_files(files: list[Path]) -> list[Path]:
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        typer.echo(f"No such file: {', '.join(missing)}", err=True)
+        raise typer.Exit(2)
+    return files
+
+
+def _print_reports(reports: list, as_json: bool) -> None:  # type: ignore[type-arg]
+    if as_json:
+        typer.echo(json.dumps([r.as_json() for r in reports], indent=2, default=str))
+        return
+    for report in reports:
+        typer.echo(report.summary())
+        for problem in report.problems:
+            typer.echo(f"  - {problem.message()}")
+        if report.rows_rejected and report.status not in {"valid", "partly_valid", "invalid"}:
+            typer.echo(f"  Rows to fix: reval rejected {report.ingest_id} -o fixes.xlsx")
+
+
 @app.command()
 def ingest(
     files: Annotated[list[Path], typer.Argument(help="Spreadsheets (.xlsx, .ods, .csv) to load.")],
+    site: Annotated[str | None, typer.Option(help="Only accept rows for this site_id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
 ) -> None:
-    """Validate files and load what is accepted into the warehouse."""
+    """Validate files and load what is accepted; exit 1 if anything was rejected."""
     from reval.pipeline import ingest_file, init_workspace
 
     settings = load_settings()
     init_workspace(settings)
-    failed = False
-    for path in files:
-        if not path.is_file():
-            typer.echo(f"{path}: no such file", err=True)
-            failed = True
-            continue
-        report = ingest_file(settings, path)
-        typer.echo(report.summary())
-        for problem in report.problems:
-            typer.echo(f"  - {problem.message()}")
-        failed |= report.status == "rejected"
-    raise typer.Exit(1 if failed else 0)
+    reports = [ingest_file(settings, path, site_id=site) for path in _existing_files(files)]
+    _print_reports(reports, as_json)
+    raise typer.Exit(0 if all(r.fully_accepted for r in reports) else 1)
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Spreadsheets to check without loading.")],
+    site: Annotated[str | None, typer.Option(help="Check as an upload for this site_id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
+) -> None:
+    """Dry run: list every problem in files, store nothing; exit 1 if any."""
+    from reval.pipeline import validate_file
+
+    settings = load_settings()
+    reports = [validate_file(settings, path, site_id=site) for path in _existing_files(files)]
+    _print_reports(reports, as_json)
+    raise typer.Exit(0 if all(r.fully_accepted for r in reports) else 1)
+
+
+@app.command()
+def rejected(
+    upload: Annotated[str, typer.Argument(help="Ingest id, or the path of the uploaded file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Workbook to write.")] = Path(
+        "fixes.xlsx"
+    ),
+) -> None:
+    """Write an upload's rejected rows, with a 'problems' column, to fix and re-upload."""
+    from reval.errors import RevalError
+    from reval.pipeline import write_fixes
+
+    try:
+        path = write_fixes(load_settings(), upload, out)
+    except RevalError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    typer.echo(f"Rows to fix written to {path}")
 
 
 @app.command()

@@ -20,12 +20,14 @@ import pandas as pd
 
 from reval.config import SAMPLE_DATA_DIR, Settings
 from reval.contract import OUTCOME_POST, OUTCOME_PRE, TABLES, contract_version
+from reval.errors import RevalError
 from reval.ingest.cleaning import clean_table
 from reval.ingest.cross_checks import Reference, cross_table_problems, without_rows
 from reval.ingest.file_guards import inspect_upload
 from reval.ingest.problems import Problem
 from reval.ingest.readers import read_tables
 from reval.ingest.validation import ValidatedTable, validate_table
+from reval.spreadsheets import write_workbook
 from reval.warehouse import IngestRecord, Warehouse
 
 
@@ -344,6 +346,42 @@ def _single_site(validated: list[ValidatedTable]) -> str | None:
         s for v in validated if "site_id" in v.accepted for s in v.accepted["site_id"].dropna()
     }
     return next(iter(sites)) if len(sites) == 1 else None
+
+
+def write_fixes(settings: Settings, file_or_ingest_id: str, out: Path) -> Path:
+    """Rejected rows of an upload, as the site sent them plus a 'problems' column,
+    in a workbook the site can correct and upload again."""
+    with Warehouse(settings.warehouse_path, read_only=True,
+                   lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+        record = warehouse.ingest(file_or_ingest_id)
+        candidate = Path(file_or_ingest_id)
+        if record is None and candidate.is_file():
+            record = warehouse.latest_ingest_of(_sha256_of(candidate))
+        if record is None:
+            raise UnknownUploadError(file_or_ingest_id)
+        rejected = warehouse.rejected(record.ingest_id)
+    sheets: dict[str, pd.DataFrame] = {}
+    for (table, sheet), rows in rejected.groupby(["table_name", "sheet"], dropna=False, sort=False):
+        cells = pd.DataFrame([json.loads(c) for c in rows["cells"]])
+        cells["problems"] = [
+            "\n".join(p["message"] for p in json.loads(problems)) for problems in rows["problems"]
+        ]
+        name = str(sheet) if isinstance(sheet, str) and sheet else str(table)
+        sheets[name[:31]] = cells
+    if not sheets:
+        sheets["no problems"] = pd.DataFrame(
+            {"message": [f"Nothing from {record.original_filename} was rejected."]}
+        )
+    write_workbook(out, sheets, title=f"Rows to fix from {record.original_filename}")
+    return out
+
+
+class UnknownUploadError(RevalError):
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"No upload matches {what!r}: give the ingest id printed by 'reval ingest' or the "
+            "path of the file that was uploaded."
+        )
 
 
 def sample_data_files(sample_dir: Path = SAMPLE_DATA_DIR) -> list[Path]:

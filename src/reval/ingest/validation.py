@@ -65,7 +65,7 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     cell_problems = {
         (p.row, p.column)
         for p in problems
-        if p.reason in {"wrong_type", "bad_format", "not_on_scale"}
+        if p.reason in {"wrong_type", "bad_format", "not_on_scale", "personal_identifier"}
     }
     out = []
     for p in problems:

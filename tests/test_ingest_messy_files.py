@@ -1,0 +1,396 @@
+"""Messy files as coordinators really send them: each case asserts the exact rows
+accepted, the exact problems reported, and that nothing else changed."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+import xlsxwriter
+
+from reval.config import SAMPLE_DATA_DIR, Settings
+from reval.pipeline import ingest_file, validate_file, write_fixes
+from reval.warehouse import Warehouse
+
+SITES_CSV = (
+    "site_id,site_name,care_model,region,start_date\n"
+    "stockport_together,Stockport Together,Multispecialty community provider,North West,2016-05-01\n"
+    "gm_cancer,Greater Manchester Cancer Vanguard,Cancer prevention,North West,01/07/2016\n"
+)
+EVENT_HEADER = ["site_id", "event_date", "event_type", "phase", "description"]
+VALID_NHS_NUMBER = "9434765919"  # the check digit is right (NHS Digital's published example)
+
+
+def snapshot(settings: Settings) -> dict[str, int]:
+    """Row counts of every warehouse table, history included."""
+    with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
+        tables = [r[0] for r in warehouse.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'").fetchall()]  # fmt: skip
+        return {t: warehouse.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+def changed(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {t: after[t] - before.get(t, 0) for t in after if after[t] != before.get(t, 0)}
+
+
+@pytest.fixture
+def base(settings: Settings, tmp_path: Path) -> Settings:
+    """A workspace that knows two sites and the paradigm catalogue."""
+    sites = tmp_path / "sites.csv"
+    sites.write_text(SITES_CSV, encoding="utf-8")
+    assert ingest_file(settings, sites).status == "loaded"
+    assert ingest_file(settings, SAMPLE_DATA_DIR / "paradigm_statements.csv").status == "loaded"
+    return settings
+
+
+def messages(report) -> list[str]:
+    return [p.message() for p in report.problems]
+
+
+def current(settings: Settings, table: str) -> pd.DataFrame:
+    with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
+        return warehouse.current(table)
+
+
+# --- readers ------------------------------------------------------------------------------
+
+
+def test_csv_with_bom_semicolons_title_rows_and_trailing_blanks(base, tmp_path) -> None:
+    path = tmp_path / "events.csv"
+    text = (
+        "Stockport events log;;;;\n"
+        ";;;;\n"
+        "\n"
+        "Site ID;Event date;Event type;Phase;Description\n"
+        "stockport_together;2016-05-01;launch;emergence;Launch at the town hall\n"
+        "stockport_together;14/09/2016;campaign; Emergence ;Loneliness week\n"
+        ";;;;\n"
+        "\n\n"
+    )
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    before = snapshot(base)
+    report = ingest_file(base, path)
+    assert (report.status, messages(report)) == ("partly_loaded", [
+        "Row 6, column phase: 'Emergence' - is not one of the allowed answers: enduring_crisis, "
+        "emergence, impact_formalisation, adaptation, decline"])  # fmt: skip
+    assert changed(before, snapshot(base)) == {"events": 1, "rejected_rows": 1, "ingests": 1}
+    events = current(base, "events")
+    assert events["description"].tolist() == ["Launch at the town hall"]
+    assert str(events.loc[0, "event_date"])[:10] == "2016-05-01"
+
+
+def test_cp1252_csv_keeps_its_characters(base, tmp_path) -> None:
+    path = tmp_path / "harvested_outcomes.csv"
+    row = ("gm_cancer,Café owners now host a weekly ‘cancer chat’,Café owners,Reaches men who avoid "
+           "the GP,Champions asked them,no,positive,,\n")  # fmt: skip
+    header = "site_id,description,who_changed,significance,contribution,anticipated,valence,substantiated_by,outcome_id\n"
+    path.write_bytes((header + row).encode("cp1252"))
+    report = ingest_file(base, path)
+    assert report.status == "loaded", messages(report)
+    got = current(base, "harvested_outcomes")
+    assert got.loc[0, "description"] == "Café owners now host a weekly ‘cancer chat’"
+
+
+def _xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
+    book = xlsxwriter.Workbook(path, {"strings_to_numbers": False})
+    date = book.add_format({"num_format": "dd/mm/yyyy"})
+    for name, rows in sheets.items():
+        sheet = book.add_worksheet(name)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if isinstance(value, pd.Timestamp):
+                    sheet.write_datetime(r, c, value.to_pydatetime(), date)
+                elif isinstance(value, str):
+                    sheet.write_string(r, c, value)  # numbers stored as text stay text
+                elif value is not None:
+                    sheet.write(r, c, value)
+    book.close()
+    return path
+
+
+def _survey_rows(**overrides: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "response_id": "ST-0001-W1", "respondent_id": "ST0001", "site_id": "stockport_together",
+        "wave": 1, "response_date": pd.Timestamp("2017-10-03"), "role": "resident",
+        "age_band": "65-74", "sex": "female", "imd_quintile": 2,
+        **{f"swemwbs_{i}": 3 for i in range(1, 8)}, **{f"ucla_{i}": 2 for i in range(1, 4)},
+        **{f"emp_{b}": 5 for b in ("empathises", "mobilises", "powers", "orbits", "waves",
+                                   "experiments", "rages", "selfgoverns")},
+        "para_decided_for_us_now": 2, "para_decided_for_us_before": 4,
+    }  # fmt: skip
+    row.update(overrides)
+    return row
+
+
+def _survey_sheet(*rows: dict[str, object]) -> list[list[object]]:
+    header = list(rows[0])
+    return [header, *[[r.get(h) for h in header] for r in rows]]
+
+
+def test_xlsx_found_by_header_labels_numbers_as_text_and_real_dates(base, tmp_path) -> None:
+    path = _xlsx(tmp_path / "october upload.xlsx", {
+        "Sheet1": [["Survey October"], [], *_survey_sheet(
+            _survey_rows(swemwbs_1="  ALL of the time ", ucla_2="some OF the time", wave="1",
+                         imd_quintile="2"),
+            _survey_rows(response_id="ST-0002-W1", respondent_id="ST0002", swemwbs_2="Often (4)",
+                         para_decided_for_us_now="Strongly Agree", response_date="04/10/2017"),
+        )],
+    })  # fmt: skip
+    report = ingest_file(base, path)
+    assert (report.status, messages(report)) == ("loaded", [])
+    assert report.tables["survey_responses"].rows_accepted == 2
+    got = current(base, "survey_responses").set_index("response_id")
+    assert got.loc["ST-0001-W1", "swemwbs_1"] == 5
+    assert got.loc["ST-0001-W1", "ucla_2"] == 2
+    assert got.loc["ST-0002-W1", "swemwbs_2"] == 4
+    assert got.loc["ST-0002-W1", "para_decided_for_us_now"] == 5
+    assert str(got.loc["ST-0002-W1", "response_date"])[:10] == "2017-10-04"
+    with Warehouse(base.warehouse_path, read_only=True) as warehouse:
+        rows = warehouse.con.execute(
+            "SELECT response_id, _source_sheet, _source_row FROM survey_responses ORDER BY 1").fetchall()  # fmt: skip
+    assert rows == [("ST-0001-W1", "Sheet1", 4), ("ST-0002-W1", "Sheet1", 5)]
+
+
+def test_ods_workbook_with_several_tables(base, tmp_path) -> None:
+    path = tmp_path / "gm.ods"
+    with pd.ExcelWriter(path, engine="odf") as writer:
+        pd.DataFrame([["gm_cancer", "2016-07-01", "launch", "emergence", "Champions recruited"]],
+                     columns=EVENT_HEADER).to_excel(writer, sheet_name="events", index=False)  # fmt: skip
+        pd.DataFrame([{"site_id": "gm_cancer", "outcome_id": "io1", "statement": "More early diagnoses",
+                       "measure": "paradigm_index", "direction": "increase", "target": "0.4",
+                       "weight": "", "proposed_by": "joint", "aim": "knowledge"}]).to_excel(
+            writer, sheet_name="intended_outcomes", index=False)  # fmt: skip
+    before = snapshot(base)
+    report = ingest_file(base, path)
+    assert (report.status, messages(report)) == ("loaded", [])
+    assert changed(before, snapshot(base)) == {"events": 1, "intended_outcomes": 1, "ingests": 1}
+    assert current(base, "intended_outcomes").loc[0, "target"] == pytest.approx(0.4)
+
+
+def test_ambiguous_and_impossible_dates_are_problems_not_guesses(base, tmp_path) -> None:
+    path = tmp_path / "events.csv"
+    rows = ["gm_cancer,03/04/16,launch,emergence,Two-digit year",
+            "gm_cancer,2016-13-01,launch,emergence,No month 13",
+            "gm_cancer,3rd April 2016,launch,emergence,Words",
+            "gm_cancer,3.4.2016,launch,emergence,Dots are fine"]  # fmt: skip
+    path.write_text(",".join(EVENT_HEADER) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    report = ingest_file(base, path)
+    assert [(p.row, p.column, p.value) for p in report.problems] == [
+        (2, "event_date", "03/04/16"), (3, "event_date", "2016-13-01"), (4, "event_date", "3rd April 2016")]  # fmt: skip
+    assert str(current(base, "events").loc[0, "event_date"])[:10] == "2016-04-03"
+
+
+# --- cross-table checks --------------------------------------------------------------------
+
+
+def test_unknown_site_unknown_item_and_unknown_measure(base, tmp_path) -> None:
+    path = _xlsx(tmp_path / "mixed.xlsx", {
+        "survey_responses": _survey_sheet(
+            _survey_rows(site_id="stockprot_together", para_made_up_now=None),
+            _survey_rows(response_id="ST-0002-W1", respondent_id="ST0002", para_made_up_now=3),
+        ),
+        "intended_outcomes": [
+            ["site_id", "outcome_id", "statement", "measure", "direction", "target", "weight",
+             "proposed_by", "aim"],
+            ["stockport_together", "io9", "Happier people", "happiness", "increase", 1, 1, "joint",
+             "norms"],
+        ],
+    })  # fmt: skip
+    before = snapshot(base)
+    report = ingest_file(base, path)
+    assert [(p.sheet, p.row, p.column, p.reason) for p in report.problems] == [
+        ("survey_responses", 2, "site_id", "unknown_site"),
+        ("survey_responses", 3, "para_made_up_now", "unknown_item"),
+        ("intended_outcomes", 2, "measure", "unknown_measure"),
+    ]
+    assert report.status == "rejected"
+    assert changed(before, snapshot(base)) == {"rejected_rows": 3, "ingests": 1}
+
+
+def test_same_respondent_same_wave_twice_across_uploads(base, tmp_path) -> None:
+    first = _xlsx(tmp_path / "first.xlsx", {"survey_responses": _survey_sheet(_survey_rows())})
+    assert ingest_file(base, first).status == "loaded"
+    second = _xlsx(tmp_path / "second.xlsx", {"survey_responses": _survey_sheet(
+        _survey_rows(response_id="ST-0001-W1-again"))})  # fmt: skip
+    report = ingest_file(base, second)
+    assert messages(report) == [
+        "Sheet survey_responses, row 2, column respondent_id: 'ST0001' - already answered wave 1 "
+        "(response ST-0001-W1, uploaded earlier); to correct that answer reuse response_id ST-0001-W1"
+    ]
+    assert current(base, "survey_responses")["response_id"].tolist() == ["ST-0001-W1"]
+
+
+# --- idempotence and corrections -----------------------------------------------------------
+
+
+def test_same_file_twice_loads_nothing_new_and_says_so(base, tmp_path) -> None:
+    path = _xlsx(tmp_path / "s.xlsx", {"survey_responses": _survey_sheet(_survey_rows())})
+    ingest_file(base, path)
+    before = snapshot(base)
+    again = ingest_file(base, path, original_name="renamed copy.xlsx")
+    assert again.status == "duplicate"
+    assert "already loaded" in again.summary()
+    assert changed(before, snapshot(base)) == {"ingests": 1}
+
+
+def test_corrected_reupload_supersedes_and_keeps_history(base, tmp_path) -> None:
+    ingest_file(
+        base, _xlsx(tmp_path / "v1.xlsx", {"survey_responses": _survey_sheet(_survey_rows())})
+    )
+    fixed = _xlsx(
+        tmp_path / "v2.xlsx", {"survey_responses": _survey_sheet(_survey_rows(swemwbs_1=5))}
+    )
+    before = snapshot(base)
+    assert ingest_file(base, fixed).status == "loaded"
+    assert changed(before, snapshot(base)) == {"survey_responses": 1, "ingests": 1}
+    got = current(base, "survey_responses")
+    assert got["swemwbs_1"].tolist() == [5]
+    with Warehouse(base.warehouse_path, read_only=True) as warehouse:
+        history = warehouse.con.execute(
+            "SELECT swemwbs_1, _superseded_by IS NULL FROM survey_responses ORDER BY _superseded_by NULLS LAST"
+        ).fetchall()  # fmt: skip
+    assert history == [(3, False), (5, True)]
+
+
+# --- whole-file rejections -----------------------------------------------------------------
+
+
+def test_missing_required_column_rejects_the_file_and_keeps_its_rows(base, tmp_path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("site_id,event_date,event_type,description\n"
+                    "gm_cancer,2016-07-01,launch,Good row\n", encoding="utf-8")  # fmt: skip
+    before = snapshot(base)
+    report = ingest_file(base, path)
+    assert report.status == "rejected"
+    assert messages(report) == [
+        "Column phase: this required column is missing; add it with exactly this heading "
+        "(download a blank template to see every column)"
+    ]
+    assert changed(before, snapshot(base)) == {"rejected_rows": 1, "ingests": 1}
+    with Warehouse(base.warehouse_path, read_only=True) as warehouse:
+        kept = warehouse.rejected(report.ingest_id)
+    assert json.loads(kept.loc[0, "cells"])["description"] == "Good row"
+    assert "phase" in json.loads(kept.loc[0, "problems"])[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("notes.xlsx", b"just some text, not a workbook", "not_a_spreadsheet"),
+        ("empty.csv", b"", "empty_file"),
+        ("macro.xlsm", b"PK\x03\x04", "macro_enabled"),
+        ("locked.xlsx", bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 600, None),
+    ],
+)
+def test_bad_files_are_archived_and_load_nothing(base, tmp_path, name, content, reason) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    before = snapshot(base)
+    report = ingest_file(base, path)
+    assert report.status == "refused"
+    if reason:
+        assert report.problems[0].reason == reason
+    assert changed(before, snapshot(base)) == {"ingests": 1}
+    archived = list(base.archive_dir.rglob(f"{report.sha256}*"))
+    assert [p.read_bytes() for p in archived] == [content]
+
+
+def test_zip_bomb_and_oversized_files_are_refused(base, tmp_path) -> None:
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (12 * 1024 * 1024))
+    small = Settings(home=base.home, max_unpacked_bytes=5 * 1024 * 1024, max_upload_bytes=100_000)
+    report = ingest_file(small, bomb)
+    assert (report.status, report.problems[0].reason) == ("refused", "zip_bomb")
+    big = tmp_path / "big.csv"
+    big.write_text("site_id\n" + "gm_cancer\n" * 20_000, encoding="utf-8")
+    report = ingest_file(small, big)
+    assert (report.status, report.problems[0].reason) == ("refused", "file_too_large")
+    assert not list(base.archive_dir.rglob(f"{report.sha256}*"))  # too large to keep
+
+
+# --- personal identifiers and formulas -----------------------------------------------------
+
+
+def test_nhs_number_is_rejected_masked_and_never_stored(base, tmp_path) -> None:
+    path = _xlsx(tmp_path / "s.xlsx", {"survey_responses": _survey_sheet(
+        _survey_rows(respondent_id="943 476 5919", story_text=None),
+        _survey_rows(response_id="ST-0002-W1", respondent_id="ST0002", story_text=VALID_NHS_NUMBER),
+        _survey_rows(response_id="ST-0003-W1", respondent_id="1234567890"),  # fails the check digit
+    )})  # fmt: skip
+    report = ingest_file(base, path)
+    assert [(p.row, p.column, p.value, p.reason) for p in report.problems] == [
+        (2, "respondent_id", "[NHS number removed]", "personal_identifier"),
+        (3, "story_text", "[NHS number removed]", "personal_identifier"),
+    ]
+    assert current(base, "survey_responses")["response_id"].tolist() == ["ST-0003-W1"]
+    with Warehouse(base.warehouse_path, read_only=True) as warehouse:
+        dump = json.dumps(
+            warehouse.con.execute("SELECT * FROM rejected_rows").fetchall(), default=str
+        )
+        dump += json.dumps(
+            warehouse.con.execute("SELECT * FROM survey_responses").fetchall(), default=str
+        )
+    assert "9434765919" not in dump.replace(" ", "")
+    assert "[NHS number removed]" in dump
+
+
+def test_formula_looking_text_is_stored_as_text_and_written_inert(base, tmp_path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(",".join(EVENT_HEADER) + "\n"
+                    'gm_cancer,2016-07-01,launch,emergence,"=HYPERLINK(""http://x"",""click"")"\n'
+                    "gm_cancer,2016-07-02,launch,growth,@SUM(A1:A9)\n", encoding="utf-8")  # fmt: skip
+    report = ingest_file(base, path)
+    assert current(base, "events")["description"].tolist() == ['=HYPERLINK("http://x","click")']
+    fixes = write_fixes(base, report.ingest_id, tmp_path / "fixes.xlsx")
+    sheet = openpyxl.load_workbook(fixes)["events"]
+    cell = sheet.cell(row=2, column=5)
+    assert (cell.value, cell.data_type) == ("@SUM(A1:A9)", "s")
+
+
+def test_fixes_workbook_holds_original_rows_and_problems(base, tmp_path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(",".join(EVENT_HEADER) + "\n"
+                    "gm_cancer,2016-07-01,launch,emergence,Fine\n"
+                    "gm_cancer,next week,launch,growth,Two problems\n", encoding="utf-8")  # fmt: skip
+    ingest_file(base, path)
+    fixes = write_fixes(base, str(path), tmp_path / "fixes.xlsx")
+    rows = list(openpyxl.load_workbook(fixes)["events"].iter_rows(values_only=True))
+    assert rows[0] == (*EVENT_HEADER, "problems")
+    assert rows[1][:5] == ("gm_cancer", "next week", "launch", "growth", "Two problems")
+    assert rows[1][5].splitlines() == [
+        "Row 3, column event_date: 'next week' - is not a date reval can read; write it as "
+        "2016-04-01 or 01/04/2016 (day first, four-digit year)",
+        "Row 3, column phase: 'growth' - is not one of the allowed answers: enduring_crisis, "
+        "emergence, impact_formalisation, adaptation, decline",
+    ]
+    assert len(rows) == 2
+
+
+def test_site_scoped_upload_rejects_other_sites_rows(base, tmp_path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(",".join(EVENT_HEADER) + "\n"
+                    "gm_cancer,2016-07-01,launch,emergence,Ours\n"
+                    "stockport_together,2016-07-01,launch,emergence,Theirs\n", encoding="utf-8")  # fmt: skip
+    report = ingest_file(base, path, site_id="gm_cancer")
+    assert [(p.row, p.reason) for p in report.problems] == [(3, "wrong_site")]
+    assert current(base, "events")["description"].tolist() == ["Ours"]
+
+
+def test_validate_is_a_dry_run(base, tmp_path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        ",".join(EVENT_HEADER) + "\ngm_cancer,2016-07-01,launch,growth,x\n", encoding="utf-8"
+    )
+    before = snapshot(base)
+    report = validate_file(base, path)
+    assert report.status == "invalid"
+    assert [p.column for p in report.problems] == ["phase"]
+    assert snapshot(base) == before
+    assert not list(base.archive_dir.rglob(f"{report.sha256}*"))
