@@ -37,7 +37,7 @@ format: install
 	$(BIN)/ruff check --fix src tests flows benchmarks
 
 bench: install
-	$(BIN)/python benchmarks/run.py --write BENCHMARKS.md
+	$(BIN)/python benchmarks/run.py --write BENCHMARKS.md --work .bench
 
 sample-data: install
 	$(BIN)/reval sample-data --out sample_data

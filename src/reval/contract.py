@@ -131,15 +131,12 @@ def _register_checks() -> None:
     @extensions.register_check_method(statistics=["allowed"], supported_types=pd.Series)
     def semicolon_list(series: pd.Series, *, allowed: list[str]) -> pd.Series:
         """A semicolon-separated list whose every entry is one of ``allowed``."""
-        vocabulary = set(allowed)
-
-        def ok(value: Any) -> bool:
-            if pd.isna(value):
-                return True
-            entries = [e.strip() for e in str(value).split(";") if e.strip()]
-            return bool(entries) and all(e in vocabulary for e in entries)
-
-        return series.map(ok).astype(bool)
+        given = series.dropna().astype(str)
+        entries = given.str.split(";").explode().str.strip()
+        entries = entries[entries.notna() & (entries != "")]
+        bad_rows = set(entries.index[~entries.isin(list(allowed))])
+        bad_rows |= set(given.index.difference(entries.index))  # only separators, no entries
+        return pd.Series(~series.index.isin(list(bad_rows)), index=series.index)
 
     @extensions.register_check_method(statistics=[], supported_types=pd.DataFrame)
     def before_only_after_baseline(df: pd.DataFrame) -> pd.Series:

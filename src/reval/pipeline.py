@@ -139,7 +139,7 @@ def init_workspace(settings: Settings) -> Path:
     return settings.home
 
 
-def archive_upload(settings: Settings, data: bytes, sha256: str, original_name: str) -> Path:
+def archive_upload(settings: Settings, source: Path, sha256: str, original_name: str) -> Path:
     """Keep the raw bytes before anything else happens (content-addressed, never overwritten)."""
     suffix = "".join(
         ch for ch in Path(original_name).suffix.casefold()[:10] if ch.isalnum() or ch == "."
@@ -148,7 +148,10 @@ def archive_upload(settings: Settings, data: bytes, sha256: str, original_name: 
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
-        partial.write_bytes(data)
+        shutil.copyfile(source, partial)
+        if _sha256_of(partial) != sha256:
+            partial.unlink()
+            raise RevalError(f"{original_name} changed while it was being received; upload it again.")
         partial.replace(target)
     return target
 
@@ -179,9 +182,8 @@ def ingest_file(
     _kind, refusals = inspect_upload(path, name, max_bytes=settings.max_upload_bytes,
                                     max_unpacked_bytes=settings.max_unpacked_bytes)  # fmt: skip
     too_large = any(p.reason == "file_too_large" for p in refusals)
-    data = b"" if too_large else path.read_bytes()
-    sha256 = hashlib.sha256(data).hexdigest() if not too_large else _sha256_of(path)
-    archived = None if (dry_run or too_large) else archive_upload(settings, data, sha256, name)
+    sha256 = _sha256_of(path)
+    archived = None if (dry_run or too_large) else archive_upload(settings, path, sha256, name)
 
     if refusals:
         report = IngestReport(ingest_id, name, sha256, "refused" if not dry_run else "invalid",

@@ -7,8 +7,10 @@ later problem can point at it. Cells are kept as read (text, numbers, dates);
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import mmap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -102,10 +104,15 @@ def _unknown_table(name: str, sheet: str | None) -> Problem:
                    "unknown_table")  # fmt: skip
 
 
-def _decode(data: bytes) -> tuple[str, str]:
+HEAD_BYTES: Final[int] = 256 * 1024
+
+
+def _decode_head(head: bytes) -> tuple[str, str]:
+    """The first bytes as text, and the encoding that reads them."""
     for encoding in CSV_ENCODINGS:
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            return data.decode(encoding), encoding
+            return decoder.decode(head, final=False), encoding
         except UnicodeDecodeError:
             continue
     raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
@@ -114,13 +121,16 @@ def _decode(data: bytes) -> tuple[str, str]:
 def _read_csv(path: Path, name: str) -> ReadResult:
     """CSV in any common encoding and delimiter, title rows above the header skipped.
 
-    Well-formed files go through Arrow's multi-threaded parser; ragged rows or blank
-    lines between records fall back to the csv module so row numbers stay true.
+    Only the head is decoded in Python (to find the delimiter and the header); the
+    body goes through Arrow's multi-threaded parser straight from the file. Ragged
+    rows, repeated headings or blank lines between records fall back to the csv
+    module so every row number stays as the user sees it.
     """
-    data = path.read_bytes()
-    text, _encoding = _decode(data)
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    text, encoding = _decode_head(head)
     text = text.removeprefix("\ufeff")
-    head_lines = text[:200_000].splitlines()[:HEADER_SEARCH_ROWS]
+    head_lines = text.splitlines()[:HEADER_SEARCH_ROWS]
     try:
         delimiter = csv.Sniffer().sniff("\n".join(head_lines), delimiters=",;\t").delimiter
     except csv.Error:
@@ -130,9 +140,13 @@ def _read_csv(path: Path, name: str) -> ReadResult:
     if found is None:
         return ReadResult([], [] if not text.strip() else [_unknown_table(name, None)])
     table, header_index = found
-    frame = _arrow_csv(text, header_index, delimiter, [str(c) for c in head_rows[header_index]])
+    header = [str(c) for c in head_rows[header_index]]
+    frame = None
+    if not _blank_line_between_records(path, head, header_index):
+        frame = _arrow_csv(path, encoding, header_index, delimiter, header)
     if frame is None:
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        data = path.read_bytes().decode(encoding).removeprefix("\ufeff")
+        rows = list(csv.reader(io.StringIO(data), delimiter=delimiter))
         width = max((len(r) for r in rows), default=0)
         # ragged rows are padded, never dropped by the parser
         cells = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
@@ -140,42 +154,61 @@ def _read_csv(path: Path, name: str) -> ReadResult:
     return ReadResult([SheetTable(name, None, table, frame, header_row=header_index + 1)], [])
 
 
+def _blank_line_between_records(path: Path, head: bytes, header_index: int) -> bool:
+    """A blank line followed by more data (Arrow would skip it and renumber what follows)."""
+    start = 0
+    for _ in range(header_index + 1):
+        start = head.find(b"\n", start) + 1
+        if start == 0:
+            return False
+    size = path.stat().st_size
+    if size <= start:
+        return False
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        end = size
+        while end > start and data[end - 1 : end] in (b"\n", b"\r", b" ", b"\t", b"\x00"):
+            end -= 1
+        return data.find(b"\n\n", start, end) >= 0 or data.find(b"\n\r\n", start, end) >= 0
+
+
 def _arrow_csv(
-    text: str, header_index: int, delimiter: str, header: list[str]
+    path: Path, encoding: str, header_index: int, delimiter: str, header: list[str]
 ) -> pd.DataFrame | None:
-    lines_to_header = text.split("\n", header_index + 1)
-    body = lines_to_header[-1] if len(lines_to_header) > header_index + 1 else ""
-    stripped = body.rstrip()
-    if "\n\n" in stripped or "\n\r\n" in stripped:
-        return None  # a blank line between records: Arrow would renumber the rows after it
     if len(set(header)) != len(header):
         return None  # repeated headings: let the slow path keep every column
-    data = text.encode("utf-8")
     try:
         table = pcsv.read_csv(
-            io.BytesIO(data),
-            read_options=pcsv.ReadOptions(skip_rows=header_index, autogenerate_column_names=False),
+            path,
+            read_options=pcsv.ReadOptions(
+                skip_rows=header_index, encoding="utf8" if encoding.startswith("utf-8") else encoding
+            ),
             parse_options=pcsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=True),
             convert_options=pcsv.ConvertOptions(
-                strings_can_be_null=False, quoted_strings_can_be_null=False,
                 column_types={name: pa.string() for name in header},
-                auto_dict_encode=False, check_utf8=False,
+                strings_can_be_null=False, quoted_strings_can_be_null=False,
                 true_values=[], false_values=[], null_values=[],
             ),
         )  # fmt: skip
     except pa.ArrowInvalid:
         return None
-    frame = table.to_pandas()
-    header = [
-        column_key(c) if str(c).strip() else f"unnamed_{i + 1}" for i, c in enumerate(frame.columns)
-    ]
-    frame.columns = header
-    frame = frame.loc[:, [c for c in header if not c.startswith("unnamed_")]]
+    if table.num_columns and table.column_names[0].startswith("\ufeff"):
+        table = table.rename_columns([table.column_names[0].removeprefix("\ufeff"), *table.column_names[1:]])
+    # ArrowDtype keeps Arrow's buffers as they are: no copy of a million-row upload
+    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    del table
+    names = [column_key(c) if str(c).strip() else f"unnamed_{i + 1}" for i, c in enumerate(frame.columns)]
+    frame.columns = names
+    if any(c.startswith("unnamed_") for c in names):
+        frame = frame.loc[:, [c for c in names if not c.startswith("unnamed_")]]
     frame.index = pd.RangeIndex(header_index + 2, header_index + 2 + len(frame), name="row")
-    blank = (frame.apply(lambda col: col.str.strip() == "") if len(frame.columns) else frame).all(
-        axis=1
-    )
-    return frame.loc[~blank]
+    if frame.empty:
+        return frame
+    blank = pd.Series(True, index=frame.index)
+    for column in frame.columns:
+        blank &= frame[column].str.strip() == ""
+        if not blank.any():
+            break
+    return frame.loc[~blank] if blank.any() else frame
 
 
 def _is_blank(cells: pd.DataFrame) -> bool:
