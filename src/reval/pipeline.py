@@ -151,7 +151,9 @@ def archive_upload(settings: Settings, source: Path, sha256: str, original_name:
         shutil.copyfile(source, partial)
         if _sha256_of(partial) != sha256:
             partial.unlink()
-            raise RevalError(f"{original_name} changed while it was being received; upload it again.")
+            raise RevalError(
+                f"{original_name} changed while it was being received; upload it again."
+            )
         partial.replace(target)
     return target
 

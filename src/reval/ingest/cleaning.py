@@ -189,7 +189,9 @@ def numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Floats, and where the text was not a number."""
     try:  # fast path: every cell is a plain number (Arrow's cast is ~40x pandas' parser)
         cast = pc.cast(_arrow(text), pa.float64())
-        values = pd.Series(np.array(cast.to_numpy(zero_copy_only=False), dtype="float64"), index=text.index)
+        values = pd.Series(
+            np.array(cast.to_numpy(zero_copy_only=False), dtype="float64"), index=text.index
+        )
         return values, pd.Series(False, index=text.index)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
@@ -228,7 +230,9 @@ def answers(text: pd.Series, labels: dict[str, int]) -> tuple[pd.Series, pd.Seri
     rest = text.notna() & values.isna()
     if rest.any() and labels:
         folded = collapse_spaces(text[rest]).str.casefold()
-        values.loc[rest] = pd.to_numeric(folded.map(labels)).to_numpy(dtype="float64", na_value=np.nan)
+        values.loc[rest] = pd.to_numeric(folded.map(labels)).to_numpy(
+            dtype="float64", na_value=np.nan
+        )
     rest = text.notna() & values.isna()
     if rest.any() and labels:
         retried = text[rest].map(lambda t: _label_with_number(t, labels))
@@ -253,7 +257,9 @@ def dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     iso = _checked_date(plain, r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$")
     uk = _checked_date(plain, r"^(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[/.-](?P<y>\d{4})$")
     parsed = pc.coalesce(iso, uk)
-    values = pd.Series(parsed.to_numpy(zero_copy_only=False), index=text.index).astype("datetime64[ns]")
+    values = pd.Series(parsed.to_numpy(zero_copy_only=False), index=text.index).astype(
+        "datetime64[ns]"
+    )
     failed = text.notna() & values.isna()
     return values, failed
 
@@ -276,7 +282,9 @@ def nhs_number_mask(text: pd.Series) -> pd.Series:
     mask = pd.Series(False, index=text.index)
     lengths = pc.utf8_length(_arrow(text))
     long_enough = pc.and_(pc.greater_equal(lengths, 10), pc.less_equal(lengths, 12))
-    long_enough = pd.Series(pc.fill_null(long_enough, False).to_numpy(zero_copy_only=False), index=text.index)
+    long_enough = pd.Series(
+        pc.fill_null(long_enough, False).to_numpy(zero_copy_only=False), index=text.index
+    )
     if not long_enough.any():
         return mask
     candidates = text[long_enough]

@@ -192,11 +192,15 @@ def _arrow_csv(
     except pa.ArrowInvalid:
         return None
     if table.num_columns and table.column_names[0].startswith("\ufeff"):
-        table = table.rename_columns([table.column_names[0].removeprefix("\ufeff"), *table.column_names[1:]])
+        table = table.rename_columns(
+            [table.column_names[0].removeprefix("\ufeff"), *table.column_names[1:]]
+        )
     # ArrowDtype keeps Arrow's buffers as they are: no copy of a million-row upload
     frame = table.to_pandas(types_mapper=pd.ArrowDtype)
     del table
-    names = [column_key(c) if str(c).strip() else f"unnamed_{i + 1}" for i, c in enumerate(frame.columns)]
+    names = [
+        column_key(c) if str(c).strip() else f"unnamed_{i + 1}" for i, c in enumerate(frame.columns)
+    ]
     frame.columns = names
     if any(c.startswith("unnamed_") for c in names):
         frame = frame.loc[:, [c for c in names if not c.startswith("unnamed_")]]
