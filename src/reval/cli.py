@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -128,6 +129,82 @@ def rejected(
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from error
     typer.echo(f"Rows to fix written to {path}")
+
+
+@app.command("match")
+def match_command(
+    data: Annotated[Path, typer.Option(help="CSV with one row per person.")],
+    treatment: Annotated[str, typer.Option(help="Column: 1 = participant, 0 = comparison pool.")],
+    covariates: Annotated[str, typer.Option(help="Comma-separated columns to match on.")],
+    outcome: Annotated[str, typer.Option(help="Outcome column (the follow-up value).")],
+    pre: Annotated[
+        str | None, typer.Option(help="Baseline column: estimate on outcome - pre.")
+    ] = None,
+    exact: Annotated[
+        str | None, typer.Option(help="Comma-separated columns to match exactly.")
+    ] = None,
+    caliper: Annotated[float | None, typer.Option(help="Caliper in SDs of the distance.")] = None,
+    ratio: Annotated[int, typer.Option(help="Comparisons per participant.")] = 1,
+    replace: Annotated[bool, typer.Option("--replace", help="Match with replacement.")] = False,
+    distance: Annotated[
+        str, typer.Option(help="logit, probability or mahalanobis.")
+    ] = "probability",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Matched-comparison effect on the treated (ATT) for any CSV."""
+    from reval.matching import MatchingError, balance, effect, match
+
+    if distance not in {"logit", "probability", "mahalanobis"}:
+        typer.echo("--distance must be logit, probability or mahalanobis", err=True)
+        raise typer.Exit(2)
+    if not data.is_file():
+        typer.echo(f"No such file: {data}", err=True)
+        raise typer.Exit(2)
+    frame = pd.read_csv(data)
+    try:
+        sample = match(frame, treatment, _split(covariates), distance=distance, ratio=ratio,  # type: ignore[arg-type]
+                       replace=replace, caliper=caliper, exact=_split(exact) or None)  # fmt: skip
+        result = effect(sample, outcome, pre=pre)
+    except MatchingError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    table = balance(sample)
+    summary = {
+        "att": result.estimate, "se": result.se, "ci_low": result.ci_low, "ci_high": result.ci_high,
+        "p_value": result.p_value, "e_value": result.e_value, "e_value_ci": result.e_value_ci,
+        "n_treated": sample.n_treated, "n_control": sample.n_control,
+        "n_matched_treated": sample.n_matched_treated, "n_matched_control": sample.n_matched_control,
+        "balance": table.loc[table["covariate"] != "distance",
+                             ["covariate", "smd_before", "smd_after", "var_ratio_before",
+                              "var_ratio_after"]].to_dict(orient="records"),
+    }  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(_finite(summary), indent=2, allow_nan=False))
+        return
+    typer.echo(f"ATT {result.estimate:.4g} (95% CI {result.ci_low:.4g} to {result.ci_high:.4g}), "
+               f"SE {result.se:.4g}, p = {result.p_value:.3g}, E-value {result.e_value:.3g}")  # fmt: skip
+    typer.echo(f"Matched {sample.n_matched_treated} of {sample.n_treated} participants with "
+               f"{sample.n_matched_control} of {sample.n_control} comparisons")  # fmt: skip
+    for row in summary["balance"]:  # type: ignore[union-attr]
+        flag = "  <- unbalanced" if abs(row["smd_after"]) >= 0.1 else ""
+        typer.echo(
+            f"  {row['covariate']:<24} SMD {row['smd_before']:+.3f} -> {row['smd_after']:+.3f}{flag}"
+        )
+
+
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _finite(value: object) -> object:
+    """NaN and infinities become null: JSON has no words for them."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 @app.command()

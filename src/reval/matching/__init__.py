@@ -24,6 +24,7 @@ the effect away.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
+from statsmodels.tools.sm_exceptions import SpecificationWarning
 
 from reval.matching._nearest import greedy_match
 from reval.matching._propensity import design_matrix, mahalanobis_space, propensity_scores
@@ -152,6 +154,12 @@ def match(
         )
     data = data.reset_index(drop=True)
     treated = _treatment_flags(data, treatment)
+    for name in covariates:
+        if data[name].isna().all():
+            raise MatchingError(
+                f"Covariate {name!r} is missing for every row; drop it from --covariates or fill it in.",
+                reason="covariate_missing",
+            )
     complete = data[[*covariates, *(exact or [])]].notna().all(axis=1).to_numpy()
     if not complete.all():
         data = data.loc[complete].reset_index(drop=True)
@@ -426,7 +434,11 @@ def effect(
         if offset is not None:
             exog = np.column_stack([exog, offset])
         model = sm.GLM(y, exog, family=sm.families.Poisson(), var_weights=weights)
-        fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups})
+        with warnings.catch_warnings():
+            # statsmodels flags sandwich covariances with var_weights as "not fully
+            # supported"; with matching weights the cluster sandwich is the estimator wanted
+            warnings.simplefilter("ignore", SpecificationWarning)
+            fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups})
         df = None
     else:
         fit = sm.WLS(y, exog, weights=weights).fit(cov_type="cluster", cov_kwds={"groups": groups})
