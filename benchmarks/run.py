@@ -21,9 +21,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
-START = "<!-- bench:start -->"
-END = "<!-- bench:end -->"
+SECTIONS = ("ingest", "matching")
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,13 @@ TIMED = textwrap.dedent(
 
 def measure(setup: str, timed: str, work: Path) -> Measurement:
     """Run ``timed`` after ``setup`` in a fresh interpreter; its wall time and peak RSS."""
+    return measure_command([sys.executable, "-c", TIMED, setup, timed, str(work)])
+
+
+def measure_command(argv: list[str]) -> Measurement:
+    """Run a program that prints its own timed seconds last; that and its peak RSS."""
     process = subprocess.Popen(
-        [sys.executable, "-c", TIMED, setup, timed, str(work)],
+        argv,
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
@@ -151,6 +157,126 @@ WORKBOOKS_REVAL = "rows = sum(len(validate_table(clean_table(s)).accepted) for b
 WORKBOOKS_PEER = "rows = sum(len(f) for b in books for f in pd.read_excel(b, sheet_name=None, engine='openpyxl').values())"
 
 
+MATCH_DATA = textwrap.dedent(
+    """
+    import sys
+    import numpy as np, pandas as pd
+
+    def matching_data(n_t, n_c, seed=42):
+        rng = np.random.default_rng(seed)
+        n = n_t + n_c
+        x = rng.normal(size=(n, 4))
+        b = rng.random(n) < 0.4
+        score = 0.5 * x[:, 0] - 0.3 * x[:, 1] + 0.2 * x[:, 2] + 0.4 * b
+        treat = np.zeros(n, int)
+        treat[np.argsort(-(score + rng.gumbel(size=n)))[:n_t]] = 1
+        y = 1.0 + x @ np.array([1.0, 0.5, -0.5, 0.2]) + 0.3 * b + 0.5 * treat + rng.normal(size=n)
+        return pd.DataFrame({"treat": treat, "x1": x[:, 0], "x2": x[:, 1], "x3": x[:, 2],
+                             "x4": x[:, 3], "b": b.astype(int), "y": y})
+    """
+)
+MATCH_SETUP = MATCH_DATA + textwrap.dedent(
+    """
+    from pathlib import Path
+    from reval.matching import balance, effect, match
+    frame = pd.read_csv(Path(WORK) / FILE) if FILE else matching_data(N_T, N_C)
+    """
+)
+MATCH_TIMED = textwrap.dedent(
+    """
+    sample = match(frame, "treat", ["x1", "x2", "x3", "x4", "b"], distance="logit", caliper=0.2)
+    result = effect(sample, "y")
+    if BALANCE:
+        balance(sample)
+    """
+)
+R_MATCH = textwrap.dedent(
+    """
+    suppressPackageStartupMessages({library(MatchIt); library(sandwich)})
+    d <- read.csv(commandArgs(trailingOnly = TRUE)[1])
+    start <- proc.time()[["elapsed"]]
+    m <- matchit(treat ~ x1 + x2 + x3 + x4 + b, data = d, method = "nearest", distance = "glm",
+                 link = "linear.logit", caliper = 0.2, ratio = 1, replace = FALSE)
+    md <- match.data(m)
+    fit <- lm(y ~ treat, data = md, weights = weights)
+    se <- sqrt(vcovCL(fit, cluster = ~subclass)["treat", "treat"])
+    cat(proc.time()[["elapsed"]] - start, "\n")
+    """
+)
+
+
+def matching_file(work: Path, n_t: int, n_c: int) -> str:
+    name = f"matching_{n_t}_{n_c}.csv"
+    if not (work / name).exists():
+        code = MATCH_DATA + f"matching_data({n_t}, {n_c}).to_csv(sys.argv[1], index=False)"
+        subprocess.run([sys.executable, "-c", code, str(work / name)], check=True)
+    return name
+
+
+def match_setup(file: str = "", n_t: int = 0, n_c: int = 0, with_balance: bool = False) -> str:
+    return f"FILE = {file!r}\nN_T = {n_t}\nN_C = {n_c}\nBALANCE = {with_balance}\n" + MATCH_SETUP
+
+
+def matching_rows(work: Path) -> list[str]:
+    """Matching: reval against R's MatchIt on the same file, the national-scale run, and
+    how time grows with the number of rows."""
+    lines = [
+        "",
+        f"Measured {dt.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores; "
+        "median wall time, each run in a fresh process.",
+        "",
+        "| case | data | reval (s) | reval peak (MB) | peer | peer (s) | peer peak (MB) | peer / reval |",
+        "|---|---|---:|---:|---|---:|---:|---:|",
+    ]
+    name = matching_file(work, 10_000, 100_000)
+    ours = [measure(match_setup(name), MATCH_TIMED, work) for _ in range(3)]
+    script = work / "matchit_bench.R"
+    script.write_text(R_MATCH, encoding="utf-8")
+    theirs = [measure_command(["Rscript", str(script), str(work / name)]) for _ in range(3)]
+    ours_s = statistics.median(m.seconds for m in ours)
+    theirs_s = statistics.median(m.seconds for m in theirs)
+    lines.append(
+        f"| propensity score + 1:1 NN without replacement, caliper 0.2 (logit) + ATT with "
+        f"cluster-robust SE | 10,000 treated x 100,000 controls, 5 covariates (same CSV; reading "
+        f"not timed) | {ours_s:.2f} | {max(m.peak_mb for m in ours):.0f} | R MatchIt "
+        f"{_r_version()} matchit() + lm + sandwich::vcovCL | {theirs_s:.2f} | "
+        f"{max(m.peak_mb for m in theirs):.0f} | {theirs_s / ours_s:.1f}x |"
+    )
+    print(lines[-1], flush=True)
+    big = matching_file(work, 100_000, 1_000_000)
+    national = [measure(match_setup(big, with_balance=True), MATCH_TIMED, work) for _ in range(2)]
+    lines.append(
+        f"| end to end: score, match, balance, effect | 100,000 treated x 1,000,000 controls | "
+        f"{statistics.median(m.seconds for m in national):.2f} | "
+        f"{max(m.peak_mb for m in national):.0f} (incl. reading the CSV) | target | 10 | 2048 | - |"
+    )
+    print(lines[-1], flush=True)
+    lines += [
+        "",
+        "How time grows (end to end, 1 treated : 10 controls, data made in the process):",
+        "",
+        "| rows | seconds | peak (MB) |",
+        "|---:|---:|---:|",
+    ]
+    sizes, times = [], []
+    for rows in (10_000, 100_000, 1_000_000, 10_000_000):
+        n_t = rows // 11
+        result = measure(match_setup("", n_t, rows - n_t, with_balance=True), MATCH_TIMED, work)
+        sizes.append(rows)
+        times.append(result.seconds)
+        lines.append(f"| {rows:,} | {result.seconds:.2f} | {result.peak_mb:.0f} |")
+        print(lines[-1], flush=True)
+    slope = float(np.polyfit(np.log10(sizes[1:]), np.log10(times[1:]), 1)[0])
+    lines += ["", f"Log-log slope from 10^5 to 10^7 rows: **{slope:.2f}** (1 = linear)."]
+    return lines
+
+
+def _r_version() -> str:
+    probe = subprocess.run(["Rscript", "-e", 'cat(as.character(packageVersion("MatchIt")))'],
+                           capture_output=True, text=True, check=False)  # fmt: skip
+    return probe.stdout.strip() or "?"
+
+
 def cases(work: Path) -> list[tuple[Case, str, str]]:
     survey_csv(1_000_000, work / "survey_1m.csv")
     return [
@@ -180,7 +306,7 @@ def cases(work: Path) -> list[tuple[Case, str, str]]:
     ]
 
 
-def run(work: Path) -> str:
+def run_ingest(work: Path) -> str:
     lines = [
         f"Measured {dt.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; median wall time of repeated runs, each in a "
@@ -203,27 +329,33 @@ def run(work: Path) -> str:
     return "\n".join(lines)
 
 
-def write(path: Path, table: str) -> None:
+def run_matching(work: Path) -> str:
+    return "\n".join(matching_rows(work)[1:])
+
+
+def write(path: Path, section: str, table: str) -> None:
+    start, end = f"<!-- bench:{section}:start -->", f"<!-- bench:{section}:end -->"
     text = path.read_text(encoding="utf-8")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    path.write_text(f"{head}{START}\n{table}\n{END}{tail}", encoding="utf-8")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{table}\n{end}{tail}", encoding="utf-8")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", type=Path, help="Markdown file whose table to rewrite")
+    parser.add_argument("--write", type=Path, help="Markdown file whose tables to rewrite")
     parser.add_argument("--work", type=Path, help="Scratch folder (default: a temporary one)")
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="Run only these sections")
     args = parser.parse_args()
-    if args.work:
-        args.work.mkdir(parents=True, exist_ok=True)
-        table = run(args.work)
-    else:
-        with tempfile.TemporaryDirectory(prefix="reval-bench-") as scratch:
-            table = run(Path(scratch))
-    print(table)
-    if args.write:
-        write(args.write, table)
+    runners = {"ingest": run_ingest, "matching": run_matching}
+    with tempfile.TemporaryDirectory(prefix="reval-bench-") as scratch:
+        work = args.work or Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        for section in args.only or SECTIONS:
+            table = runners[section](work)
+            print(table)
+            if args.write:
+                write(args.write, section, table)
 
 
 if __name__ == "__main__":

@@ -315,6 +315,18 @@ def test_zip_bomb_and_oversized_files_are_refused(base, tmp_path) -> None:
     assert not list(base.archive_dir.rglob(f"{report.sha256}*"))  # too large to keep
 
 
+def test_too_many_rows_in_a_sheet_is_refused_with_the_limit_named(base, tmp_path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(",".join(EVENT_HEADER) + "\n" + "gm_cancer,2016-07-01,launch,emergence,x\n" * 3,
+                    encoding="utf-8")  # fmt: skip
+    strict = Settings(home=base.home, max_rows_per_sheet=2)
+    before = snapshot(base)
+    report = ingest_file(strict, path)
+    assert (report.status, report.problems[0].reason) == ("refused", "file_too_large")
+    assert "more rows than reval accepts in one sheet (2)" in report.problems[0].message()
+    assert changed(before, snapshot(base)) == {"ingests": 1}
+
+
 # --- personal identifiers and formulas -----------------------------------------------------
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import typer
 
 from reval.config import SAMPLE_DATA_DIR, load_settings
+from reval.synthetic_programme import DEFAULT_SEED
 
 app = typer.Typer(
     name="reval",
@@ -36,7 +37,7 @@ def sample_data(
     ] = SAMPLE_DATA_DIR,
     seed: Annotated[
         int, typer.Option(help="Random seed; the committed sample uses the default.")
-    ] = 2016,
+    ] = DEFAULT_SEED,
 ) -> None:
     """Write the synthetic six-site programme (workbooks, catalogue, truth.json)."""
     from reval.synthetic_programme import synthetic_programme, write_sample_data

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import pandas as pd
+from scipy import stats
+from statsmodels.miscmodels.ordinal_model import OrderedModel
+from statsmodels.stats.multitest import multipletests
+
+from reval.contract import EMPOWERS_ITEMS, SWEMWBS_ITEMS, UCLA_ITEMS
 
 Timing = Literal["now", "before"]
 
@@ -36,3 +42,136 @@ def paradigm_index(
     new_mean = responses[new_cols].astype("float64").mean(axis=1)
     old_mean = responses[old_cols].astype("float64").mean(axis=1)
     return (new_mean - old_mean).rename("paradigm_index")
+
+
+# --- shift per statement, response shift, ordinal models, reliability ------------------------
+# Method, in plain words: for each statement we compare agreement at follow-up with
+# agreement at baseline for the same people, and (where they gave it) with how they now
+# say they felt before - the "then" rating. The gap between the real baseline and the
+# remembered one is the response shift: people re-reading their past in a new light.
+# An ordinal (proportional-odds) model per statement treats the five answers as ordered
+# categories, with standard errors that allow for the same person answering twice;
+# Benjamini-Hochberg keeps the share of false discoveries across statements at 5%.
+
+
+def _statement_long(
+    responses: pd.DataFrame, item: str, baseline: int, follow_up: int
+) -> pd.DataFrame:
+    column = f"para_{item}_now"
+    frame = responses.loc[
+        responses["wave"].isin([baseline, follow_up]), ["site_id", "respondent_id", "wave", column]
+    ]
+    frame = frame.dropna(subset=[column])
+    both = frame.groupby(["site_id", "respondent_id"])["wave"].transform("nunique") == 2
+    return frame.loc[both].rename(columns={column: "agreement"})
+
+
+def statement_shifts(
+    responses: pd.DataFrame, statements: pd.DataFrame, *, baseline: int = 0, follow_up: int = 1
+) -> pd.DataFrame:
+    """Per statement and site (and pooled): mean change in agreement, towards-new-paradigm
+    sign, now-vs-then and response shift, ordinal-model odds ratio, BH-adjusted p."""
+
+    rows = []
+    sites = sorted(responses["site_id"].dropna().unique())
+    for site in [*sites, "all"]:
+        subset = responses if site == "all" else responses[responses["site_id"] == site]
+        for item, paradigm in statements[["item", "paradigm"]].itertuples(index=False):
+            long = _statement_long(subset, item, baseline, follow_up)
+            if long.empty:
+                continue
+            wide = long.pivot_table(
+                index=["site_id", "respondent_id"], columns="wave", values="agreement"
+            )
+            diff = wide[follow_up] - wide[baseline]
+            sign = 1.0 if paradigm == "new" else -1.0
+            n = int(diff.shape[0])
+            se = float(diff.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+            half = float(stats.t.ppf(0.975, n - 1) * se) if n > 1 else float("nan")
+            row = {"site_id": site, "item": item, "paradigm": paradigm, "n": n,
+                   "shift": float(diff.mean()), "ci_low": float(diff.mean() - half),
+                   "ci_high": float(diff.mean() + half),
+                   "towards_new": float(sign * diff.mean())}  # fmt: skip
+            row.update(_then_test(subset, item, baseline, follow_up))
+            row.update(ordinal_wave_effect(long))
+            row["moved_up"] = float((diff > 0).mean())
+            row["stayed"] = float((diff == 0).mean())
+            row["moved_down"] = float((diff < 0).mean())
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table["p_adjusted"] = np.nan
+        for _, index in table.groupby("site_id").groups.items():
+            p = table.loc[index, "p_value"]
+            ok = p.notna()
+            if ok.any():
+                table.loc[p[ok].index, "p_adjusted"] = multipletests(p[ok], method="fdr_bh")[1]
+    return table
+
+
+def _then_test(
+    responses: pd.DataFrame, item: str, baseline: int, follow_up: int
+) -> dict[str, float]:
+    """Now vs the retrospective 'then' at follow-up, and then vs the real baseline."""
+    now, before = f"para_{item}_now", f"para_{item}_before"
+    if before not in responses:
+        return {"now_vs_then": float("nan"), "response_shift": float("nan")}
+    later = responses[responses["wave"] == follow_up].set_index(["site_id", "respondent_id"])
+    first = responses[responses["wave"] == baseline].set_index(["site_id", "respondent_id"])
+    then = later[before].dropna()
+    now_vs_then = float((later.loc[then.index, now] - then).mean()) if len(then) else float("nan")
+    common = then.index.intersection(first[now].dropna().index)
+    shift = (
+        float((then.loc[common] - first.loc[common, now]).mean()) if len(common) else float("nan")
+    )
+    return {"now_vs_then": now_vs_then, "response_shift": shift}
+
+
+def ordinal_wave_effect(long: pd.DataFrame) -> dict[str, float]:
+    """Proportional-odds (ordered logit) model of agreement on follow-up vs baseline,
+    cluster-robust by respondent: the odds ratio of agreeing more at follow-up."""
+
+    y = long["agreement"].astype(int)
+    if y.nunique() < 2:
+        return {"odds_ratio": float("nan"), "or_ci_low": float("nan"), "or_ci_high": float("nan"),
+                "p_value": float("nan")}  # fmt: skip
+    x = (long["wave"] != long["wave"].min()).astype(float).to_frame("follow_up")
+    groups = (long["site_id"] + "\x1f" + long["respondent_id"].astype(str)).factorize()[0]
+    endog = pd.Series(pd.Categorical(y, ordered=True), index=long.index)
+    fit = OrderedModel(endog, x, distr="logit").fit(method="bfgs", disp=False, maxiter=500,
+                                                    cov_type="cluster", cov_kwds={"groups": groups})  # fmt: skip
+    beta, se = float(fit.params["follow_up"]), float(fit.bse["follow_up"])
+    z = stats.norm.ppf(0.975)
+    return {"odds_ratio": float(np.exp(beta)), "or_ci_low": float(np.exp(beta - z * se)),
+            "or_ci_high": float(np.exp(beta + z * se)),
+            "p_value": float(2 * stats.norm.sf(abs(beta / se)))}  # fmt: skip
+
+
+def cronbach_alpha(items: pd.DataFrame) -> float:
+    """Internal consistency of a battery (complete answers only):
+    k/(k-1) * (1 - sum of item variances / variance of the total)."""
+    complete = items.dropna().astype(float)
+    k = complete.shape[1]
+    if k < 2 or len(complete) < 2:
+        return float("nan")
+    item_var = complete.var(axis=0, ddof=1).sum()
+    total_var = complete.sum(axis=1).var(ddof=1)
+    return float(k / (k - 1) * (1 - item_var / total_var))
+
+
+def battery_reliability(responses: pd.DataFrame, statements: pd.DataFrame) -> pd.DataFrame:
+    """Cronbach's alpha for each battery, at baseline."""
+
+    base = responses[responses["wave"] == responses["wave"].min()]
+    batteries = {
+        "swemwbs": list(SWEMWBS_ITEMS),
+        "ucla3": list(UCLA_ITEMS),
+        "empowers": list(EMPOWERS_ITEMS),
+        "paradigm_new": [f"para_{i}_now" for i in paradigm_items(statements, "new")],
+        "paradigm_old": [f"para_{i}_now" for i in paradigm_items(statements, "old")],
+    }
+    return pd.DataFrame([
+        {"battery": name, "items": len(cols), "alpha": cronbach_alpha(base[cols]),
+         "n": int(base[cols].dropna().shape[0])}
+        for name, cols in batteries.items() if set(cols) <= set(base.columns)
+    ])  # fmt: skip

@@ -200,6 +200,30 @@ def ingest_file(
         return report
 
     read = read_tables(archived or path, original_name=name)
+    oversized = [t for t in read.tables if len(t.frame) > settings.max_rows_per_sheet]
+    if oversized:
+        too_many = [
+            Problem(
+                name,
+                t.sheet,
+                None,
+                None,
+                f"{len(t.frame):,} rows",
+                f"is more rows than reval accepts in one sheet ({settings.max_rows_per_sheet:,}); "
+                "split the file, or ask the evaluation team to raise REVAL_MAX_ROWS_PER_SHEET",
+                "file_too_large",
+            )
+            for t in oversized
+        ]
+        if not dry_run:
+            with Warehouse(
+                settings.warehouse_path, lock_timeout=settings.writer_lock_timeout
+            ) as wh:
+                wh.record_ingest(IngestRecord(
+                    ingest_id, sha256, name, str(archived), site_id, received,
+                    contract_version(), "refused", 0, 0, too_many[0].message()))  # fmt: skip
+        return IngestReport(ingest_id, name, sha256, "refused" if not dry_run else "invalid",
+                            problems=too_many)  # fmt: skip
     validated = [validate_table(clean_table(sheet)) for sheet in read.tables]
 
     if dry_run:

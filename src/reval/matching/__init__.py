@@ -202,10 +202,9 @@ def match(
             continue
         t_order = _choice_order(t_rows, scores, choose)
         if space is None:
-            local = {row: i for i, row in enumerate(members.tolist())}
             found = greedy_match(
                 scores[members], treated[members],
-                np.array([local[r] for r in t_order.tolist()], dtype=np.int64),
+                np.searchsorted(members, t_order),  # members is sorted: row -> local position
                 ratio=ratio, replace=replace, caliper=width, eligible=eligible[members],
             )  # fmt: skip
             found = np.where(found >= 0, members[np.maximum(found, 0)], -1)
@@ -311,11 +310,13 @@ def balance(sample: MatchedSample, covariates: list[str] | None = None) -> pd.Da
     rows = []
     for name, values in terms.items():
         x = values.to_numpy(dtype=float)
-        binary = set(np.unique(x[~np.isnan(x)]).tolist()) <= {0.0, 1.0}
+        known = x[~np.isnan(x)]
+        binary = bool(((known == 0.0) | (known == 1.0)).all())
         p_t = x[t].mean()
         scale = np.sqrt(p_t * (1 - p_t)) if binary else x[t].std(ddof=1)
-        before = _stats(x, t, np.ones_like(x), binary, scale)
-        after = _stats(x, t, w, binary, scale)
+        order = None if binary else np.argsort(x)  # one sort serves both eCDFs, before and after
+        before = _stats(x, t, np.ones_like(x), binary, scale, order)
+        after = _stats(x, t, w, binary, scale, order)
         rows.append({
             "covariate": name,
             "smd_before": before[0], "smd_after": after[0],
@@ -354,15 +355,8 @@ def _weighted_var(x: np.ndarray, w: np.ndarray) -> float:
     return float(np.sum(w * (x - mean) ** 2) / (total - np.sum(w**2) / total))
 
 
-def _weighted_ecdf(x: np.ndarray, w: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, kind="stable")
-    cumulative = np.cumsum(w[order]) / w.sum()
-    at = np.searchsorted(x[order], grid, side="right")
-    return np.where(at > 0, cumulative[np.maximum(at - 1, 0)], 0.0)
-
-
-def _stats(x: np.ndarray, t: np.ndarray, w: np.ndarray, binary: bool,
-           scale: float) -> tuple[float, float, float, float]:  # fmt: skip
+def _stats(x: np.ndarray, t: np.ndarray, w: np.ndarray, binary: bool, scale: float,
+           order: np.ndarray | None) -> tuple[float, float, float, float]:  # fmt: skip
     keep = w > 0
     xt, wt = x[t & keep], w[t & keep]
     xc, wc = x[~t & keep], w[~t & keep]
@@ -372,9 +366,12 @@ def _stats(x: np.ndarray, t: np.ndarray, w: np.ndarray, binary: bool,
     if binary:
         ecdf_mean = ecdf_max = abs(mt - mc)
     else:
-        grid = np.unique(x)  # MatchIt evaluates at every observed value, matched or not
-        ft = _weighted_ecdf(xt, wt, grid)
-        fc = _weighted_ecdf(xc, wc, grid)
+        # weighted eCDFs of both groups at every observed value (MatchIt's grid), read off
+        # one pass of cumulative sums at the last position of each distinct value
+        xs, ws, ts = x[order], w[order], t[order]
+        last = np.r_[xs[1:] != xs[:-1], True]
+        ft = np.cumsum(np.where(ts, ws, 0.0))[last] / wt.sum()
+        fc = np.cumsum(np.where(~ts, ws, 0.0))[last] / wc.sum()
         ecdf_mean, ecdf_max = float(np.mean(np.abs(ft - fc))), float(np.max(np.abs(ft - fc)))
     return float(smd), float(var_ratio), float(ecdf_mean), float(ecdf_max)
 

@@ -1,0 +1,145 @@
+"""What changed for the people taking part: scale scores and their change between waves.
+
+Method, in plain words (reused by the reports' methods appendix): each answer sheet is
+scored with the instrument's published rules (SWEMWBS converted to its metric score,
+UCLA-3 summed; a score needs every item answered). Change is measured only for people
+who answered both the baseline and the follow-up, as the average of their own
+differences, so people who joined or left do not masquerade as change. Per site the
+95% interval is a paired t interval; pooled across sites it comes from a GEE model
+that treats each person's two answers as related (clusters = respondents). It assumes
+that people who dropped out would have changed like those who stayed.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+from reval.contract import EMPOWERS_ITEMS
+from reval.paradigm import paradigm_index
+from reval.scales import SWEMWBS_RELIABLE_CHANGE, swemwbs_score, ucla3_score
+
+Measure = Literal["swemwbs", "ucla3", "paradigm_index"]
+SCALE_MEASURES: Final[tuple[str, ...]] = ("swemwbs", "ucla3", "paradigm_index", *EMPOWERS_ITEMS)
+POOLED: Final[str] = "all"
+KEYS: Final[list[str]] = ["site_id", "respondent_id", "wave"]
+
+
+def scored_responses(responses: pd.DataFrame, statements: pd.DataFrame) -> pd.DataFrame:
+    """One row per response with its scale scores (and the retrospective index)."""
+    scored = responses[
+        [*KEYS, "response_id", *[c for c in EMPOWERS_ITEMS if c in responses]]
+    ].copy()
+    scored["swemwbs"] = swemwbs_score(responses).to_numpy()
+    scored["ucla3"] = ucla3_score(responses).to_numpy()
+    scored["paradigm_index"] = paradigm_index(responses, statements, "now").to_numpy()
+    scored["paradigm_index_before"] = paradigm_index(responses, statements, "before").to_numpy()
+    for column in EMPOWERS_ITEMS:
+        if column in scored:
+            scored[column] = pd.to_numeric(scored[column], errors="coerce").astype(float)
+    return scored
+
+
+def paired(scored: pd.DataFrame, measure: str, baseline: int, follow_up: int) -> pd.DataFrame:
+    """Respondents with the measure at both waves: site_id, respondent_id, before, after."""
+    wide = (
+        scored.loc[scored["wave"].isin([baseline, follow_up])]
+        .pivot_table(
+            index=["site_id", "respondent_id"], columns="wave", values=measure, aggfunc="first"
+        )
+        .dropna()
+    )
+    if wide.empty or baseline not in wide or follow_up not in wide:
+        return pd.DataFrame(columns=["site_id", "respondent_id", "before", "after"])
+    return wide.rename(columns={baseline: "before", follow_up: "after"})[
+        ["before", "after"]
+    ].reset_index()
+
+
+def paired_change(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
+    """Mean paired difference with its 95% t interval."""
+    diff = np.asarray(after, float) - np.asarray(before, float)
+    n = diff.shape[0]
+    if n < 2:
+        return {"estimate": float(diff.mean()) if n else np.nan, "ci_low": np.nan,
+                "ci_high": np.nan, "se": np.nan, "p_value": np.nan, "n": n}  # fmt: skip
+    se = diff.std(ddof=1) / np.sqrt(n)
+    half = stats.t.ppf(0.975, n - 1) * se
+    p = 2 * stats.t.sf(abs(diff.mean() / se), n - 1) if se > 0 else np.nan
+    return {"estimate": float(diff.mean()), "ci_low": float(diff.mean() - half),
+            "ci_high": float(diff.mean() + half), "se": float(se), "p_value": float(p), "n": n}  # fmt: skip
+
+
+def pooled_change(pairs: pd.DataFrame) -> dict[str, float]:
+    """Change across sites by GEE on the long data, clustered by respondent, with site
+    fixed effects so a site's level does not pass for change."""
+    long = pd.concat(
+        [
+            pairs.assign(value=pairs["before"], after_wave=0.0),
+            pairs.assign(value=pairs["after"], after_wave=1.0),
+        ],
+        ignore_index=True,
+    )
+    sites = pd.get_dummies(long["site_id"], drop_first=True, dtype=float)
+    exog = sm.add_constant(pd.concat([long[["after_wave"]], sites], axis=1), has_constant="add")
+    groups = (long["site_id"] + "\x1f" + long["respondent_id"].astype(str)).factorize()[0]
+    fit = sm.GEE(long["value"].to_numpy(float), exog.to_numpy(float), groups=groups,
+                 cov_struct=sm.cov_struct.Exchangeable()).fit()  # fmt: skip
+    coef, se = float(fit.params[1]), float(fit.bse[1])
+    z = stats.norm.ppf(0.975)
+    return {"estimate": coef, "ci_low": coef - z * se, "ci_high": coef + z * se, "se": se,
+            "p_value": float(2 * stats.norm.sf(abs(coef / se))), "n": len(pairs)}  # fmt: skip
+
+
+def survey_change(
+    scored: pd.DataFrame,
+    *,
+    measures: tuple[str, ...] = SCALE_MEASURES,
+    baseline: int = 0,
+) -> pd.DataFrame:
+    """Change from baseline to every follow-up wave, per site and pooled, per measure."""
+    rows = []
+    for follow_up in sorted(w for w in scored["wave"].dropna().unique() if w != baseline):
+        for measure in measures:
+            if measure not in scored:
+                continue
+            pairs = paired(scored, measure, baseline, int(follow_up))
+            for site, site_pairs in pairs.groupby("site_id"):
+                rows.append({"site_id": site, "measure": measure, "wave": int(follow_up),
+                             **paired_change(site_pairs["before"].to_numpy(), site_pairs["after"].to_numpy()),
+                             **_reliable(measure, site_pairs)})  # fmt: skip
+            if pairs["site_id"].nunique() > 1:
+                rows.append({"site_id": POOLED, "measure": measure, "wave": int(follow_up),
+                             **pooled_change(pairs), **_reliable(measure, pairs)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _reliable(measure: str, pairs: pd.DataFrame) -> dict[str, float]:
+    """Shares of people whose own SWEMWBS change passes the reliable-change threshold."""
+    if measure != "swemwbs" or pairs.empty:
+        return {"share_improved": np.nan, "share_deteriorated": np.nan}
+    diff = pairs["after"] - pairs["before"]
+    return {"share_improved": float((diff >= SWEMWBS_RELIABLE_CHANGE).mean()),
+            "share_deteriorated": float((diff <= -SWEMWBS_RELIABLE_CHANGE).mean())}  # fmt: skip
+
+
+def empowers_profile(scored: pd.DataFrame) -> pd.DataFrame:
+    """Mean rating of each EMPOWERS behaviour per site and wave, with a 95% t interval."""
+    rows = []
+    for (site, wave), group in scored.groupby(["site_id", "wave"]):
+        for item in EMPOWERS_ITEMS:
+            values = group[item].dropna().to_numpy(float) if item in group else np.array([])
+            n = values.shape[0]
+            mean = float(values.mean()) if n else np.nan
+            half = (
+                float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n))
+                if n > 1
+                else np.nan
+            )
+            rows.append({"site_id": site, "wave": int(wave), "behaviour": item.removeprefix("emp_"),
+                         "mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": n})  # fmt: skip
+    return pd.DataFrame(rows)
