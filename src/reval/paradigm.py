@@ -52,6 +52,8 @@ def paradigm_index(
 # An ordinal (proportional-odds) model per statement treats the five answers as ordered
 # categories, with standard errors that allow for the same person answering twice;
 # Benjamini-Hochberg keeps the share of false discoveries across statements at 5%.
+# The paradigm index (new-paradigm agreement minus old) is reval's own extension of
+# Revaluation, not a validated scale: read it as a summary of these statements.
 
 
 def _statement_long(
