@@ -54,7 +54,7 @@ def matched_effects(
     for outcome in paired_outcomes(data):
         pre, post = f"pre_{outcome}", f"post_{outcome}"
         covariates = [*COVARIATES, pre]
-        for site in [*sites, POOLED]:
+        for site in [*sites, POOLED] if len(sites) > 1 else sites:
             subset = data if site == POOLED else data[data["site_id"] == site]
             subset = subset.dropna(subset=[pre, post])
             try:

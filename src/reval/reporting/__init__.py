@@ -1,0 +1,1 @@
+"""Reports: figures, disclosure control and rendering (Quarto, or a fallback without it)."""
