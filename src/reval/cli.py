@@ -209,14 +209,91 @@ def _finite(value: object) -> object:
 
 
 @app.command()
+def evaluate(
+    run_id: Annotated[
+        str | None, typer.Option(help="Store under this run id (default: new).")
+    ] = None,
+) -> None:
+    """Fit every model on the warehouse's current data and store the results."""
+    from reval.pipeline import evaluate as evaluate_use_case
+
+    run, result = evaluate_use_case(load_settings(), run_id)
+    typer.echo(
+        f"Run {run}: {len(result.results)} estimates, {len(result.intended)} intended outcomes"
+    )
+    for failure in result.failures:
+        typer.echo(f"  FAILED {failure['site_id']}: {failure['error']}")
+    raise typer.Exit(1 if result.failures else 0)
+
+
+@app.command()
+def results(
+    site: Annotated[str | None, typer.Option(help="Only this site_id ('all' = pooled).")] = None,
+    run: Annotated[str | None, typer.Option(help="Run id (default: the latest).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON list.")] = False,
+) -> None:
+    """Print the stored results of a run: every estimate and every intended outcome."""
+    from reval.pipeline import stored_results
+
+    run_id, estimates, intended = stored_results(load_settings(), run, site)
+    if run_id is None:
+        typer.echo("No results yet: run 'reval evaluate' first.", err=True)
+        raise typer.Exit(1)
+    rows = [
+        {"site_id": r.site_id, "measure": r.measure, "kind": r.kind, "estimate": r.estimate,
+         "ci_low": r.ci_low, "ci_high": r.ci_high, "n": r.n, "status": r.status}
+        for r in estimates.itertuples()
+    ] + [
+        {"site_id": r.site_id, "outcome_id": r.outcome_id, "measure": r.measure,
+         "classification": r.classification, "gas_level": r.gas_level}
+        for r in intended.itertuples()
+    ]  # fmt: skip
+    if as_json:
+        typer.echo(
+            json.dumps(_finite([{k: _plain(v) for k, v in row.items()} for row in rows]), indent=1)
+        )
+        return
+    typer.echo(f"Run {run_id}")
+    for row in rows:
+        if "kind" in row:
+            typer.echo(f"  {row['site_id']:<22}{row['kind']:<20}{row['measure']:<28}"
+                       f"{_fmt(row['estimate'])} ({_fmt(row['ci_low'])} to {_fmt(row['ci_high'])})  {row['status']}")  # fmt: skip
+        else:
+            typer.echo(f"  {row['site_id']:<22}{row['outcome_id']:<8}{row['measure']:<28}"
+                       f"{row['classification']}  GAS {row['gas_level']}")  # fmt: skip
+
+
+def _plain(value: object) -> object:
+    """numpy and pandas scalars as plain Python values for JSON."""
+    if value is None or value is pd.NA:
+        return None
+    if hasattr(value, "item"):
+        return value.item()  # type: ignore[union-attr]
+    return value
+
+
+def _fmt(value: object) -> str:
+    return (
+        "-"
+        if value is None or (isinstance(value, float) and not math.isfinite(value))
+        else f"{value:.3g}"
+    )
+
+
+@app.command()
 def demo() -> None:
-    """Set up a workspace, load sample_data/ and say where everything is."""
+    """Set up a workspace, load sample_data/, fit every model and say where everything is."""
+    from reval.pipeline import evaluate as evaluate_use_case
     from reval.pipeline import load_sample_data
     from reval.warehouse import Warehouse
 
     settings = load_settings()
     for report in load_sample_data(settings):
         typer.echo(report.summary())
+    run_id, result = evaluate_use_case(settings)
+    typer.echo(f"\nModels fitted: run {run_id}, {len(result.results)} estimates, "
+               f"{len(result.intended)} intended outcomes classified"
+               + (f", {len(result.failures)} site(s) failed" if result.failures else ""))  # fmt: skip
     with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
         counts = warehouse.row_counts()
     typer.echo("\nCurrent rows in the warehouse:")
@@ -225,6 +302,7 @@ def demo() -> None:
     typer.echo(f"\nWorkspace: {settings.home}")
     typer.echo(f"Warehouse: {settings.warehouse_path}")
     typer.echo(f"Archive:   {settings.archive_dir}")
+    typer.echo("Results:   reval results [--site SITE] [--json]")
 
 
 if __name__ == "__main__":

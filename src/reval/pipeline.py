@@ -21,6 +21,7 @@ import pandas as pd
 from reval.config import SAMPLE_DATA_DIR, Settings
 from reval.contract import OUTCOME_POST, OUTCOME_PRE, TABLES, contract_version
 from reval.errors import RevalError
+from reval.evaluation import Evaluation, evaluate_programme
 from reval.ingest.cleaning import clean_table
 from reval.ingest.cross_checks import Reference, cross_table_problems, without_rows
 from reval.ingest.file_guards import inspect_upload
@@ -410,6 +411,33 @@ class UnknownUploadError(RevalError):
             f"No upload matches {what!r}: give the ingest id printed by 'reval ingest' or the "
             "path of the file that was uploaded."
         )
+
+
+def evaluate(settings: Settings, run_id: str | None = None) -> tuple[str, Evaluation]:
+    """Fit every model on the warehouse's current data and store the results under
+    ``run_id`` (new if not given; the same id again replaces that run's rows)."""
+    run_id = run_id or uuid.uuid4().hex
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with Warehouse(settings.warehouse_path, read_only=True,
+                   lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+        tables = warehouse.current_tables()
+    result = evaluate_programme(tables)
+    with Warehouse(settings.warehouse_path, lock_timeout=settings.writer_lock_timeout) as warehouse:
+        warehouse.store_evaluation(run_id, started, result.results, result.intended, result.failures,
+                                   contract_version())  # fmt: skip
+    return run_id, result
+
+
+def stored_results(settings: Settings, run_id: str | None = None,
+                   site_id: str | None = None) -> tuple[str | None, pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """A stored run's results (default: the latest)."""
+    with Warehouse(settings.warehouse_path, read_only=True,
+                   lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+        run = run_id or warehouse.latest_run()
+        if run is None:
+            return None, pd.DataFrame(), pd.DataFrame()
+        results, intended = warehouse.stored_results(run, site_id)
+    return run, results, intended
 
 
 def sample_data_files(sample_dir: Path = SAMPLE_DATA_DIR) -> list[Path]:

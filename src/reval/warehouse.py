@@ -20,6 +20,7 @@ ingests run one after the other instead of failing or corrupting anything.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -159,6 +160,7 @@ class Warehouse:
             columns = ", ".join(f'"{name}" {sql_type}' for name, sql_type in fixed_columns(table))
             self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns}, {LINEAGE_COLUMNS})")
             self._refresh_view(table)
+        self._create_results_tables()
         self.con.execute(
             """
             CREATE TABLE IF NOT EXISTS rejected_rows (
@@ -166,6 +168,80 @@ class Warehouse:
                 source_row INTEGER, cells JSON NOT NULL, problems JSON NOT NULL)
             """
         )
+
+    def _create_results_tables(self) -> None:
+        self.con.execute(
+            """
+            CREATE TABLE IF NOT EXISTS evaluation_runs (
+                run_id VARCHAR PRIMARY KEY, started_at TIMESTAMP NOT NULL,
+                finished_at TIMESTAMP NOT NULL, schema_version VARCHAR NOT NULL,
+                status VARCHAR NOT NULL, failures JSON NOT NULL)
+            """
+        )
+        self.con.execute(
+            """
+            CREATE TABLE IF NOT EXISTS results (
+                run_id VARCHAR NOT NULL, site_id VARCHAR NOT NULL, measure VARCHAR NOT NULL,
+                kind VARCHAR NOT NULL, wave INTEGER, estimate DOUBLE, ci_low DOUBLE,
+                ci_high DOUBLE, n INTEGER, status VARCHAR NOT NULL, message VARCHAR)
+            """
+        )
+        self.con.execute(
+            """
+            CREATE TABLE IF NOT EXISTS intended_results (
+                run_id VARCHAR NOT NULL, site_id VARCHAR NOT NULL, outcome_id VARCHAR NOT NULL,
+                measure VARCHAR NOT NULL, direction VARCHAR, target DOUBLE, signed_estimate DOUBLE,
+                signed_ci_low DOUBLE, signed_ci_high DOUBLE, classification VARCHAR NOT NULL,
+                gas_level INTEGER)
+            """
+        )
+
+    def store_evaluation(
+        self,
+        run_id: str,
+        started_at: dt.datetime,
+        results: pd.DataFrame,
+        intended: pd.DataFrame,
+        failures: list[dict[str, str]],
+        schema_version: str,
+    ) -> None:
+        """Replace everything stored for ``run_id`` in one transaction (a rerun of the same
+        run id stores the same rows once)."""
+        finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        with self.transaction():
+            for table in ("results", "intended_results", "evaluation_runs"):
+                self.con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+            self.con.execute(
+                "INSERT INTO evaluation_runs VALUES (?, ?, ?, ?, ?, ?)",
+                [run_id, started_at, finished, schema_version,
+                 "partly_failed" if failures else "ok", json.dumps(failures)],
+            )  # fmt: skip
+            if not results.empty:
+                self._append("results", results.assign(run_id=run_id))
+            if not intended.empty:
+                self._append("intended_results", intended.assign(run_id=run_id))
+
+    def latest_run(self) -> str | None:
+        row = self.con.execute(
+            "SELECT run_id FROM evaluation_runs ORDER BY finished_at DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def stored_results(
+        self, run_id: str, site_id: str | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        where, params = "WHERE run_id = ?", [run_id]
+        if site_id is not None:
+            where, params = where + " AND site_id = ?", [run_id, site_id]
+        results = self.con.execute(
+            f"SELECT * EXCLUDE (run_id) FROM results {where} ORDER BY site_id, kind, measure, wave",
+            params,
+        ).df()
+        intended = self.con.execute(
+            f"SELECT * EXCLUDE (run_id) FROM intended_results {where} ORDER BY site_id, outcome_id",
+            params,
+        ).df()
+        return results, intended
 
     def _refresh_view(self, table: str) -> None:
         self.con.execute(
@@ -251,7 +327,7 @@ class Warehouse:
     def _append(self, table: str, frame: pd.DataFrame) -> None:
         self.con.register("appending", frame)
         try:
-            cols = ", ".join(frame.columns)
+            cols = ", ".join(f'"{c}"' for c in frame.columns)
             self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM appending")
         finally:
             self.con.unregister("appending")
@@ -318,6 +394,10 @@ class Warehouse:
             [site_ids],
         ).fetchall()
         return {(s, r, int(w)): rid for s, r, w, rid in rows}
+
+    def current_tables(self) -> dict[str, pd.DataFrame]:
+        """Every contract table as it stands now (what the models read)."""
+        return {table: self.current(table) for table in TABLES}
 
     def row_counts(self) -> dict[str, int]:
         return {

@@ -1,0 +1,179 @@
+"""Every model for a programme: contract tables in, tidy result frames out.
+
+Pure (no files, no database). Each site's analyses run separately so one site's bad
+data or failing model is recorded as a failure and never stops the others; pooled
+results come after. Result rows follow one shape so the warehouse, the reports and
+``reval results --json`` read them alike.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+import pandas as pd
+
+from reval.contract import EMPOWERS_ITEMS
+from reval.intended import (
+    estimates_by_measure,
+    gas_by_site,
+    intended_vs_actual,
+    unintended_outcomes,
+)
+from reval.matching.programme import matched_effects
+from reval.paradigm import statement_shifts
+from reval.revaluation import calculated_value, moved_to_visible
+from reval.survey import POOLED, scored_responses, survey_change
+
+RESULT_COLUMNS: Final[list[str]] = [
+    "site_id", "measure", "kind", "wave", "estimate", "ci_low", "ci_high", "n", "status", "message",
+]  # fmt: skip
+INTENDED_COLUMNS: Final[list[str]] = [
+    "site_id", "outcome_id", "measure", "direction", "target", "signed_estimate", "signed_ci_low",
+    "signed_ci_high", "classification", "gas_level",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    results: pd.DataFrame
+    """One row per estimate (RESULT_COLUMNS); failures are rows with status 'failed'."""
+    intended: pd.DataFrame
+    """One row per intended outcome (INTENDED_COLUMNS)."""
+    balance: pd.DataFrame
+    unintended: pd.DataFrame
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+
+def _kind(measure: str) -> str:
+    if measure == "paradigm_index":
+        return "paradigm_index"
+    if measure in EMPOWERS_ITEMS:
+        return "empowers"
+    return "survey_change"
+
+
+def evaluate_programme(
+    tables: dict[str, pd.DataFrame],
+    *,
+    site_hook: Callable[[str], None] | None = None,
+) -> Evaluation:
+    """Run every analysis per site and pooled. ``site_hook(site_id)`` runs before each
+    site's analyses (flows use it to report progress; tests to inject a failure)."""
+    statements = tables["paradigm_statements"]
+    responses = tables["survey_responses"]
+    records = tables["comparison_records"]
+    sites = sorted(tables["sites"]["site_id"])
+    rows: list[dict[str, object]] = []
+    failures: list[dict[str, str]] = []
+    survey_frames, matched_frames, balance_frames = [], [], []
+    scored_all = scored_responses(responses, statements) if len(responses) else pd.DataFrame()
+
+    for site in sites:
+        try:
+            if site_hook is not None:
+                site_hook(site)
+            scored = scored_all[scored_all["site_id"] == site] if len(scored_all) else scored_all
+            change = survey_change(scored) if len(scored) else pd.DataFrame()
+            survey_frames.append(change)
+            rows += _change_rows(change)
+            shifts = statement_shifts(responses[responses["site_id"] == site], statements)
+            rows += [
+                {"site_id": site, "measure": r.item, "kind": "paradigm_statement", "wave": 1,
+                 "estimate": r.towards_new, "ci_low": None, "ci_high": None, "n": r.n, "status": "ok",
+                 "message": f"odds ratio {r.odds_ratio:.2f}, BH-adjusted p {r.p_adjusted:.3g}"}
+                for r in shifts[shifts["site_id"] == site].itertuples()
+            ]  # fmt: skip
+            site_records = records[records["site_id"] == site]
+            if len(site_records):
+                effects, balance = matched_effects(site_records)
+                matched_frames.append(effects)
+                balance_frames.append(balance)
+                rows += _matched_rows(effects)
+            values = tables["value_items"]
+            rows += _value_rows(values[values["site_id"] == site])
+        except Exception as error:
+            failures.append({"site_id": site, "error": f"{type(error).__name__}: {error}",
+                             "detail": traceback.format_exc(limit=3)})  # fmt: skip
+            rows.append({"site_id": site, "measure": "all", "kind": "site", "wave": None,
+                         "estimate": None, "ci_low": None, "ci_high": None, "n": None,
+                         "status": "failed", "message": f"{type(error).__name__}: {error}"})  # fmt: skip
+
+    failed = {f["site_id"] for f in failures}
+    healthy = [s for s in sites if s not in failed]
+    if len(healthy) > 1 and len(scored_all):
+        pooled = survey_change(scored_all[scored_all["site_id"].isin(healthy)])
+        pooled = pooled[pooled["site_id"] == POOLED]
+        survey_frames.append(pooled)
+        rows += _change_rows(pooled)
+    if len(healthy) > 1 and len(records):
+        effects, _ = matched_effects(records[records["site_id"].isin(healthy)])
+        pooled_effects = effects[effects["site_id"] == POOLED]
+        matched_frames.append(pooled_effects)
+        rows += _matched_rows(pooled_effects)
+
+    survey = pd.concat(survey_frames, ignore_index=True) if survey_frames else pd.DataFrame()
+    matched = pd.concat(matched_frames, ignore_index=True) if matched_frames else pd.DataFrame()
+    intended_table = tables["intended_outcomes"]
+    intended_table = intended_table[intended_table["site_id"].isin(healthy)]
+    if len(survey) and len(intended_table):
+        estimates = estimates_by_measure(survey, matched)
+        outcomes = intended_vs_actual(intended_table, estimates)
+        gas = gas_by_site(outcomes)
+        rows += [{"site_id": r.site_id, "measure": "gas", "kind": "gas_t", "wave": None,
+                  "estimate": r.gas_t, "ci_low": None, "ci_high": None, "n": r.measured,
+                  "status": "ok", "message": f"{r.measured} of {r.outcomes} outcomes measured"}
+                 for r in gas.itertuples()]  # fmt: skip
+        unintended = unintended_outcomes(
+            estimates, intended_table, tables.get("harvested_outcomes"), responses
+        )
+    else:
+        outcomes = pd.DataFrame(columns=INTENDED_COLUMNS)
+        unintended = pd.DataFrame()
+    results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    return Evaluation(
+        results=results,
+        intended=outcomes.reindex(columns=INTENDED_COLUMNS),
+        balance=pd.concat(balance_frames, ignore_index=True) if balance_frames else pd.DataFrame(),
+        unintended=unintended,
+        failures=failures,
+    )
+
+
+def _change_rows(change: pd.DataFrame) -> list[dict[str, object]]:
+    return [
+        {"site_id": r.site_id, "measure": r.measure, "kind": _kind(r.measure), "wave": r.wave,
+         "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high, "n": r.n,
+         "status": "ok", "message": ""}
+        for r in change.itertuples()
+    ]  # fmt: skip
+
+
+def _matched_rows(effects: pd.DataFrame) -> list[dict[str, object]]:
+    rows = []
+    for r in effects.itertuples():
+        kind = {"did": "did", "rate_ratio": "matched_rate_ratio"}.get(r.kind, r.kind)
+        rows.append({"site_id": r.site_id, "measure": r.outcome, "kind": kind, "wave": None,
+                     "estimate": getattr(r, "estimate", None), "ci_low": getattr(r, "ci_low", None),
+                     "ci_high": getattr(r, "ci_high", None),
+                     "n": getattr(r, "n_matched_treated", None), "status": r.status,
+                     "message": getattr(r, "message", "") or ""})  # fmt: skip
+    return rows
+
+
+def _value_rows(items: pd.DataFrame) -> list[dict[str, object]]:
+    if items.empty:
+        return []
+    value = calculated_value(items).sort_values("session_date").tail(1)
+    moved = moved_to_visible(items)
+    site = str(items["site_id"].iloc[0])
+    rows = [{"site_id": site, "measure": "adjusted_value_gbp", "kind": "value_account", "wave": None,
+             "estimate": r.value_central_gbp, "ci_low": r.value_low_gbp, "ci_high": r.value_high_gbp,
+             "n": None, "status": "ok", "message": "low / central / high adjustment scenarios"}
+            for r in value.itertuples()]  # fmt: skip
+    rows.append({"site_id": site, "measure": "items_moved_to_visible", "kind": "value_account",
+                 "wave": None, "estimate": float(len(moved)), "ci_low": None, "ci_high": None,
+                 "n": len(items), "status": "ok", "message": ""})  # fmt: skip
+    return rows
