@@ -227,6 +227,16 @@ def evaluate(
 
 
 @app.command()
+def run() -> None:
+    """Run the nightly evaluation flow once now (Prefect's local ephemeral server)."""
+    settings = load_settings()  # applies Prefect's offline defaults before Prefect loads
+    from flows.nightly import nightly_evaluation
+
+    run_id = nightly_evaluation(str(settings.home))
+    typer.echo(f"Nightly evaluation stored run {run_id}; see: reval results --run {run_id}")
+
+
+@app.command()
 def results(
     site: Annotated[str | None, typer.Option(help="Only this site_id ('all' = pooled).")] = None,
     run: Annotated[str | None, typer.Option(help="Run id (default: the latest).")] = None,
@@ -282,27 +292,34 @@ def _fmt(value: object) -> str:
 
 @app.command()
 def demo() -> None:
-    """Set up a workspace, load sample_data/, fit every model and say where everything is."""
-    from reval.pipeline import evaluate as evaluate_use_case
-    from reval.pipeline import load_sample_data
+    """Set up a workspace, put sample_data/ in its inbox, run the nightly flow once and
+    say where everything is."""
+    import shutil
+
+    from reval.pipeline import init_workspace, sample_data_files
     from reval.warehouse import Warehouse
 
     settings = load_settings()
-    for report in load_sample_data(settings):
-        typer.echo(report.summary())
-    run_id, result = evaluate_use_case(settings)
-    typer.echo(f"\nModels fitted: run {run_id}, {len(result.results)} estimates, "
-               f"{len(result.intended)} intended outcomes classified"
-               + (f", {len(result.failures)} site(s) failed" if result.failures else ""))  # fmt: skip
+    init_workspace(settings)
+    for path in sample_data_files():
+        shutil.copy(path, settings.inbox_dir / path.name)
+    from flows.nightly import nightly_evaluation
+
+    run_id = nightly_evaluation(str(settings.home))
     with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
         counts = warehouse.row_counts()
+        stored, intended = warehouse.stored_results(run_id)
     typer.echo("\nCurrent rows in the warehouse:")
     for table, count in counts.items():
         typer.echo(f"  {table:<22}{count:>8}")
+    typer.echo(f"\nNightly evaluation run {run_id}: {len(stored)} estimates, "
+               f"{len(intended)} intended outcomes classified")  # fmt: skip
     typer.echo(f"\nWorkspace: {settings.home}")
     typer.echo(f"Warehouse: {settings.warehouse_path}")
     typer.echo(f"Archive:   {settings.archive_dir}")
+    typer.echo(f"Inbox:     {settings.inbox_dir} (processed/ and failed/ keep every file)")
     typer.echo("Results:   reval results [--site SITE] [--json]")
+    typer.echo("Reports:   not yet rendered (the reports issue is still open)")
 
 
 if __name__ == "__main__":

@@ -55,56 +55,68 @@ def _kind(measure: str) -> str:
     return "survey_change"
 
 
-def evaluate_programme(
-    tables: dict[str, pd.DataFrame],
-    *,
-    site_hook: Callable[[str], None] | None = None,
-) -> Evaluation:
-    """Run every analysis per site and pooled. ``site_hook(site_id)`` runs before each
-    site's analyses (flows use it to report progress; tests to inject a failure)."""
+@dataclass(frozen=True)
+class SiteEvaluation:
+    """One site's results (or its failure), before pooling."""
+
+    site_id: str
+    rows: list[dict[str, object]]
+    survey: pd.DataFrame
+    matched: pd.DataFrame
+    balance: pd.DataFrame
+    failure: dict[str, str] | None = None
+
+
+def evaluate_site(
+    tables: dict[str, pd.DataFrame], site: str, *, site_hook: Callable[[str], None] | None = None
+) -> SiteEvaluation:
+    """Every analysis for one site; a failure is caught and returned, never raised."""
     statements = tables["paradigm_statements"]
     responses = tables["survey_responses"]
     records = tables["comparison_records"]
-    sites = sorted(tables["sites"]["site_id"])
-    rows: list[dict[str, object]] = []
-    failures: list[dict[str, str]] = []
-    survey_frames, matched_frames, balance_frames = [], [], []
-    scored_all = scored_responses(responses, statements) if len(responses) else pd.DataFrame()
+    try:
+        if site_hook is not None:
+            site_hook(site)
+        mine = responses[responses["site_id"] == site]
+        scored = scored_responses(mine, statements) if len(mine) else pd.DataFrame()
+        change = survey_change(scored) if len(scored) else pd.DataFrame()
+        rows = _change_rows(change)
+        shifts = statement_shifts(mine, statements) if len(mine) else pd.DataFrame()
+        rows += [
+            {"site_id": site, "measure": r.item, "kind": "paradigm_statement", "wave": 1,
+             "estimate": r.towards_new, "ci_low": None, "ci_high": None, "n": r.n, "status": "ok",
+             "message": f"odds ratio {r.odds_ratio:.2f}, BH-adjusted p {r.p_adjusted:.3g}"}
+            for r in shifts.itertuples() if r.site_id == site
+        ]  # fmt: skip
+        effects, balance = pd.DataFrame(), pd.DataFrame()
+        site_records = records[records["site_id"] == site]
+        if len(site_records):
+            effects, balance = matched_effects(site_records)
+            rows += _matched_rows(effects)
+        values = tables["value_items"]
+        rows += _value_rows(values[values["site_id"] == site])
+        return SiteEvaluation(site, rows, change, effects, balance)
+    except Exception as error:
+        message = f"{type(error).__name__}: {error}"
+        row = {"site_id": site, "measure": "all", "kind": "site", "wave": None, "estimate": None,
+               "ci_low": None, "ci_high": None, "n": None, "status": "failed", "message": message}  # fmt: skip
+        failure = {"site_id": site, "error": message, "detail": traceback.format_exc(limit=3)}
+        empty = pd.DataFrame()
+        return SiteEvaluation(site, [row], empty, empty, empty, failure)
 
-    for site in sites:
-        try:
-            if site_hook is not None:
-                site_hook(site)
-            scored = scored_all[scored_all["site_id"] == site] if len(scored_all) else scored_all
-            change = survey_change(scored) if len(scored) else pd.DataFrame()
-            survey_frames.append(change)
-            rows += _change_rows(change)
-            shifts = statement_shifts(responses[responses["site_id"] == site], statements)
-            rows += [
-                {"site_id": site, "measure": r.item, "kind": "paradigm_statement", "wave": 1,
-                 "estimate": r.towards_new, "ci_low": None, "ci_high": None, "n": r.n, "status": "ok",
-                 "message": f"odds ratio {r.odds_ratio:.2f}, BH-adjusted p {r.p_adjusted:.3g}"}
-                for r in shifts[shifts["site_id"] == site].itertuples()
-            ]  # fmt: skip
-            site_records = records[records["site_id"] == site]
-            if len(site_records):
-                effects, balance = matched_effects(site_records)
-                matched_frames.append(effects)
-                balance_frames.append(balance)
-                rows += _matched_rows(effects)
-            values = tables["value_items"]
-            rows += _value_rows(values[values["site_id"] == site])
-        except Exception as error:
-            failures.append({"site_id": site, "error": f"{type(error).__name__}: {error}",
-                             "detail": traceback.format_exc(limit=3)})  # fmt: skip
-            rows.append({"site_id": site, "measure": "all", "kind": "site", "wave": None,
-                         "estimate": None, "ci_low": None, "ci_high": None, "n": None,
-                         "status": "failed", "message": f"{type(error).__name__}: {error}"})  # fmt: skip
 
-    failed = {f["site_id"] for f in failures}
-    healthy = [s for s in sites if s not in failed]
-    if len(healthy) > 1 and len(scored_all):
-        pooled = survey_change(scored_all[scored_all["site_id"].isin(healthy)])
+def combine(tables: dict[str, pd.DataFrame], sites: list[SiteEvaluation]) -> Evaluation:
+    """Pooled results across the sites that succeeded, intended vs actual, GAS, and
+    unintended outcomes, joined to the per-site results."""
+    responses = tables["survey_responses"]
+    records = tables["comparison_records"]
+    healthy = [s.site_id for s in sites if s.failure is None]
+    rows = [row for s in sites for row in s.rows]
+    survey_frames = [s.survey for s in sites if len(s.survey)]
+    matched_frames = [s.matched for s in sites if len(s.matched)]
+    if len(healthy) > 1 and len(responses):
+        mine = responses[responses["site_id"].isin(healthy)]
+        pooled = survey_change(scored_responses(mine, tables["paradigm_statements"]))
         pooled = pooled[pooled["site_id"] == POOLED]
         survey_frames.append(pooled)
         rows += _change_rows(pooled)
@@ -113,7 +125,6 @@ def evaluate_programme(
         pooled_effects = effects[effects["site_id"] == POOLED]
         matched_frames.append(pooled_effects)
         rows += _matched_rows(pooled_effects)
-
     survey = pd.concat(survey_frames, ignore_index=True) if survey_frames else pd.DataFrame()
     matched = pd.concat(matched_frames, ignore_index=True) if matched_frames else pd.DataFrame()
     intended_table = tables["intended_outcomes"]
@@ -132,14 +143,25 @@ def evaluate_programme(
     else:
         outcomes = pd.DataFrame(columns=INTENDED_COLUMNS)
         unintended = pd.DataFrame()
-    results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    balances = [s.balance for s in sites if len(s.balance)]
     return Evaluation(
-        results=results,
+        results=pd.DataFrame(rows, columns=RESULT_COLUMNS),
         intended=outcomes.reindex(columns=INTENDED_COLUMNS),
-        balance=pd.concat(balance_frames, ignore_index=True) if balance_frames else pd.DataFrame(),
+        balance=pd.concat(balances, ignore_index=True) if balances else pd.DataFrame(),
         unintended=unintended,
-        failures=failures,
+        failures=[s.failure for s in sites if s.failure is not None],
     )
+
+
+def evaluate_programme(
+    tables: dict[str, pd.DataFrame],
+    *,
+    site_hook: Callable[[str], None] | None = None,
+) -> Evaluation:
+    """Run every analysis per site, then pooled. ``site_hook(site_id)`` runs before each
+    site's analyses (tests use it to inject a failure)."""
+    sites = sorted(tables["sites"]["site_id"])
+    return combine(tables, [evaluate_site(tables, site, site_hook=site_hook) for site in sites])
 
 
 def _change_rows(change: pd.DataFrame) -> list[dict[str, object]]:

@@ -416,16 +416,60 @@ class UnknownUploadError(RevalError):
 def evaluate(settings: Settings, run_id: str | None = None) -> tuple[str, Evaluation]:
     """Fit every model on the warehouse's current data and store the results under
     ``run_id`` (new if not given; the same id again replaces that run's rows)."""
-    run_id = run_id or uuid.uuid4().hex
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    tables, fingerprint = programme_tables(settings)
+    result = evaluate_programme(tables)
+    run_id = store_evaluation(settings, run_id or uuid.uuid4().hex, started, result, fingerprint)
+    return run_id, result
+
+
+def programme_tables(settings: Settings) -> tuple[dict[str, pd.DataFrame], str]:
+    """The current contract tables, and the fingerprint of the uploads they come from."""
     with Warehouse(settings.warehouse_path, read_only=True,
                    lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
-        tables = warehouse.current_tables()
-    result = evaluate_programme(tables)
+        return warehouse.current_tables(), warehouse.inputs_fingerprint()
+
+
+def run_for_current_inputs(settings: Settings) -> str | None:
+    """A stored, complete run over exactly the current data (so rerunning can be skipped)."""
+    with Warehouse(settings.warehouse_path, read_only=True,
+                   lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+        return warehouse.run_for_inputs(warehouse.inputs_fingerprint(), contract_version())
+
+
+def store_evaluation(settings: Settings, run_id: str, started: dt.datetime, result: Evaluation,
+                     fingerprint: str | None) -> str:  # fmt: skip
     with Warehouse(settings.warehouse_path, lock_timeout=settings.writer_lock_timeout) as warehouse:
         warehouse.store_evaluation(run_id, started, result.results, result.intended, result.failures,
-                                   contract_version())  # fmt: skip
-    return run_id, result
+                                   contract_version(), fingerprint)  # fmt: skip
+    return run_id
+
+
+INBOX_SUFFIXES: frozenset[str] = frozenset({".xlsx", ".ods", ".csv"})
+
+
+def waiting_files(settings: Settings) -> list[Path]:
+    """Files waiting in the inbox, catalogue first (other tables refer to it), then by name."""
+    files = [p for p in settings.inbox_dir.glob("*") if p.is_file() and not p.name.startswith(".")]
+    return sorted(files, key=lambda p: (p.stem != "paradigm_statements", p.name))
+
+
+def ingest_inbox_file(settings: Settings, path: Path) -> IngestReport:
+    """Ingest one inbox file and move it out of the way: to processed/ when anything was
+    accepted, else to failed/ beside a .problems.txt - never deleted."""
+    report = ingest_file(settings, path)
+    folder = settings.inbox_dir / (
+        "failed" if report.status in {"refused", "rejected"} else "processed"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{report.ingest_id[:8]}-{path.name}"
+    path.replace(target)
+    if report.problems:
+        text = (
+            report.summary() + "\n" + "\n".join(f"- {p.message()}" for p in report.problems) + "\n"
+        )
+        target.with_name(target.name + ".problems.txt").write_text(text, encoding="utf-8")
+    return report
 
 
 def stored_results(settings: Settings, run_id: str | None = None,

@@ -20,6 +20,7 @@ ingests run one after the other instead of failing or corrupting anything.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -175,7 +176,7 @@ class Warehouse:
             CREATE TABLE IF NOT EXISTS evaluation_runs (
                 run_id VARCHAR PRIMARY KEY, started_at TIMESTAMP NOT NULL,
                 finished_at TIMESTAMP NOT NULL, schema_version VARCHAR NOT NULL,
-                status VARCHAR NOT NULL, failures JSON NOT NULL)
+                status VARCHAR NOT NULL, failures JSON NOT NULL, inputs_fingerprint VARCHAR)
             """
         )
         self.con.execute(
@@ -204,6 +205,7 @@ class Warehouse:
         intended: pd.DataFrame,
         failures: list[dict[str, str]],
         schema_version: str,
+        inputs_fingerprint: str | None = None,
     ) -> None:
         """Replace everything stored for ``run_id`` in one transaction (a rerun of the same
         run id stores the same rows once)."""
@@ -212,14 +214,31 @@ class Warehouse:
             for table in ("results", "intended_results", "evaluation_runs"):
                 self.con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
             self.con.execute(
-                "INSERT INTO evaluation_runs VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO evaluation_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [run_id, started_at, finished, schema_version,
-                 "partly_failed" if failures else "ok", json.dumps(failures)],
+                 "partly_failed" if failures else "ok", json.dumps(failures), inputs_fingerprint],
             )  # fmt: skip
             if not results.empty:
                 self._append("results", results.assign(run_id=run_id))
             if not intended.empty:
                 self._append("intended_results", intended.assign(run_id=run_id))
+
+    def inputs_fingerprint(self) -> str:
+        """Which uploads the current data come from: equal fingerprints, equal inputs."""
+        ids = sorted({
+            str(r[0]) for table in TABLES
+            for r in self.con.execute(f"SELECT DISTINCT _ingest_id FROM current_{table}").fetchall()
+        })  # fmt: skip
+        return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+    def run_for_inputs(self, fingerprint: str, schema_version: str) -> str | None:
+        """The latest complete run over exactly these inputs, if any."""
+        row = self.con.execute(
+            "SELECT run_id FROM evaluation_runs WHERE inputs_fingerprint = ? AND schema_version = ? "
+            "AND status = 'ok' ORDER BY finished_at DESC LIMIT 1",
+            [fingerprint, schema_version],
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def latest_run(self) -> str | None:
         row = self.con.execute(
