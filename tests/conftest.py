@@ -5,8 +5,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reval.config import SAMPLE_DATA_DIR, Settings
+from reval.config import SAMPLE_DATA_DIR, Settings, apply_prefect_offline_defaults
 from reval.synthetic_programme import SyntheticProgramme, synthetic_programme
+
+apply_prefect_offline_defaults()  # before any test imports Prefect: no analytics, no telemetry
 
 
 @pytest.fixture(scope="session")

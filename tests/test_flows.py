@@ -51,3 +51,51 @@ def test_a_file_that_fails_to_ingest_waits_in_failed_with_its_problems(harness, 
     assert sorted(p.suffix for p in failed) == [".txt", ".xlsx"]
     problems = next(p for p in failed if p.suffix == ".txt").read_text()
     assert problems.startswith("notes.xlsx: refused - is really a text (CSV) file")
+
+
+def test_nightly_deployment_runs_at_two_in_the_morning_london_time_one_at_a_time() -> None:
+    from flows.deployments import nightly_deployment, upload_deployment
+
+    deployment = nightly_deployment("/srv/reval")
+    (schedule,) = deployment.schedules
+    assert schedule.schedule.cron == "0 2 * * *"
+    assert schedule.schedule.timezone == "Europe/London"
+    assert deployment.concurrency_limit == 1
+    assert deployment.parameters == {"home": "/srv/reval"}
+    custom = nightly_deployment("/srv/reval", cron="30 1 * * 1-5", timezone="UTC")
+    assert (custom.schedules[0].schedule.cron, custom.schedules[0].schedule.timezone) == (
+        "30 1 * * 1-5",
+        "UTC",
+    )
+    assert upload_deployment("/srv/reval").schedules in (None, [])
+
+
+def test_one_sites_failing_model_is_recorded_and_the_others_are_stored(
+    harness, settings, monkeypatch
+) -> None:
+    import reval.evaluation as evaluation
+    from reval.pipeline import load_sample_data
+
+    load_sample_data(settings)
+    real = evaluation.matched_effects
+
+    def failing_for_stockport(records, **kwargs):
+        if set(records["site_id"]) == {"stockport_together"}:
+            raise RuntimeError("matching did not converge")
+        return real(records, **kwargs)
+
+    monkeypatch.setattr(evaluation, "matched_effects", failing_for_stockport)
+    run_id = nightly_evaluation(str(settings.home))
+    with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
+        status, failures = warehouse.con.execute(
+            "SELECT status, failures FROM evaluation_runs WHERE run_id = ?", [run_id]).fetchone()  # fmt: skip
+        results, _ = warehouse.stored_results(run_id)
+    assert status == "partly_failed"
+    assert "stockport_together" in failures
+    assert "matching did not converge" in failures
+    failed = results[results["status"] == "failed"]
+    assert failed["site_id"].tolist() == ["stockport_together"]
+    others = results[results["site_id"] == "gm_cancer"]
+    assert {"did", "survey_change", "paradigm_index", "empowers", "value_account"} <= set(
+        others["kind"]
+    )

@@ -87,3 +87,26 @@ def test_balance_flags_covariates_at_or_above_point_one(people) -> None:
         table["flag"] == ((table["smd_after"].abs() >= 0.1) & (table["covariate"] != "distance"))
     ).all()
     assert table.attrs["n_treated"] == int(people["t"].sum())
+
+
+def test_weighted_poisson_sandwich_equals_statsmodels() -> None:
+    import warnings
+
+    import statsmodels.api as sm
+
+    from reval.matching._poisson import poisson_cluster
+
+    rng = np.random.default_rng(5)
+    n = 400
+    exog = sm.add_constant(np.column_stack([rng.integers(0, 2, n), rng.normal(size=n)]))
+    y = rng.poisson(np.exp(0.2 + 0.3 * exog[:, 1] + 0.1 * exog[:, 2])).astype(float)
+    weights = rng.choice([1.0, 0.5, 1.5], n)
+    groups = rng.integers(0, 120, n)
+    params, covariance = poisson_cluster(y, exog, weights, groups)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = sm.GLM(y, exog, family=sm.families.Poisson(), var_weights=weights).fit(
+            cov_type="cluster", cov_kwds={"groups": groups}, tol=1e-14
+        )
+    assert np.allclose(params, reference.params, atol=1e-8)
+    assert np.allclose(np.sqrt(np.diag(covariance)), reference.bse, atol=1e-8)

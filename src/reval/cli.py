@@ -237,6 +237,21 @@ def run() -> None:
 
 
 @app.command()
+def serve(
+    cron: Annotated[str, typer.Option(help="When the nightly run starts (cron).")] = "0 2 * * *",
+    timezone: Annotated[
+        str, typer.Option(help="Time zone of the cron schedule.")
+    ] = "Europe/London",
+) -> None:
+    """Register the nightly and upload deployments and keep serving them (Ctrl-C stops)."""
+    settings = load_settings()
+    from flows.deployments import serve as serve_deployments
+
+    typer.echo(f"Serving: nightly evaluation at '{cron}' ({timezone}) and on-demand uploads.")
+    serve_deployments(str(settings.home), cron, timezone)
+
+
+@app.command()
 def results(
     site: Annotated[str | None, typer.Option(help="Only this site_id ('all' = pooled).")] = None,
     run: Annotated[str | None, typer.Option(help="Run id (default: the latest).")] = None,

@@ -24,7 +24,6 @@ the effect away.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -32,9 +31,9 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
-from statsmodels.tools.sm_exceptions import SpecificationWarning
 
 from reval.matching._nearest import greedy_match
+from reval.matching._poisson import poisson_cluster
 from reval.matching._propensity import design_matrix, mahalanobis_space, propensity_scores
 from reval.matching.errors import MatchingError
 
@@ -430,17 +429,13 @@ def effect(
         offset = None if pre is None else np.log(data.loc[keep, pre].to_numpy(dtype=float) + 1.0)
         if offset is not None:
             exog = np.column_stack([exog, offset])
-        model = sm.GLM(y, exog, family=sm.families.Poisson(), var_weights=weights)
-        with warnings.catch_warnings():
-            # statsmodels flags sandwich covariances with var_weights as "not fully
-            # supported"; with matching weights the cluster sandwich is the estimator wanted
-            warnings.simplefilter("ignore", SpecificationWarning)
-            fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups})
+        params, covariance = poisson_cluster(y, exog, weights, groups)
+        coef, se = float(params[1]), float(np.sqrt(covariance[1, 1]))
         df = None
     else:
         fit = sm.WLS(y, exog, weights=weights).fit(cov_type="cluster", cov_kwds={"groups": groups})
         df = int(keep.sum()) - exog.shape[1]
-    coef, se = float(fit.params[1]), float(fit.bse[1])
+        coef, se = float(fit.params[1]), float(fit.bse[1])
     quantile = stats.t.ppf(0.975, df) if df else stats.norm.ppf(0.975)
     low, high = coef - quantile * se, coef + quantile * se
     p_value = float(2 * (stats.t.sf(abs(coef / se), df) if df else stats.norm.sf(abs(coef / se))))
