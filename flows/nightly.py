@@ -77,6 +77,17 @@ def nightly_evaluation(home: str | None = None) -> str:
     return stored
 
 
+def nightly_on_dask(home: str | None = None, address: str | None = None) -> str:
+    """The same flow with the per-site fan-out on Dask: an existing scheduler at
+    ``address``, or a local cluster started for this run."""
+    from prefect_dask import DaskTaskRunner
+
+    runner = DaskTaskRunner(address=address) if address else DaskTaskRunner(
+        cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "dashboard_address": None}
+    )  # fmt: skip
+    return nightly_evaluation.with_options(task_runner=runner)(home)
+
+
 @flow(name="ingest_upload")
 def ingest_upload(
     path: str, home: str | None = None, site_id: str | None = None

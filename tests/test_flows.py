@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 
+import pandas as pd
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
@@ -99,3 +100,29 @@ def test_one_sites_failing_model_is_recorded_and_the_others_are_stored(
     assert {"did", "survey_change", "paradigm_index", "empowers", "value_account"} <= set(
         others["kind"]
     )
+
+
+def test_dask_fan_out_gives_the_same_results_as_the_default_runner(harness, tmp_path) -> None:
+    from distributed import LocalCluster
+
+    from flows.nightly import nightly_on_dask
+    from reval.config import Settings
+    from reval.pipeline import load_sample_data
+
+    default, on_dask = Settings(home=tmp_path / "default"), Settings(home=tmp_path / "dask")
+    for settings in (default, on_dask):
+        load_sample_data(settings)
+    first = nightly_evaluation(str(default.home))
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        second = nightly_on_dask(str(on_dask.home), cluster.scheduler_address)
+    with (
+        Warehouse(default.warehouse_path, read_only=True) as a,
+        Warehouse(on_dask.warehouse_path, read_only=True) as b,
+    ):
+        ours, ours_intended = a.stored_results(first)
+        theirs, theirs_intended = b.stored_results(second)
+    assert len(ours) > 200
+    pd.testing.assert_frame_equal(ours, theirs)
+    pd.testing.assert_frame_equal(ours_intended, theirs_intended)

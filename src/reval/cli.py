@@ -227,12 +227,22 @@ def evaluate(
 
 
 @app.command()
-def run() -> None:
+def run(
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            help="Fan sites out on Dask: a scheduler address, or 'local' for a local cluster."
+        ),
+    ] = None,
+) -> None:
     """Run the nightly evaluation flow once now (Prefect's local ephemeral server)."""
     settings = load_settings()  # applies Prefect's offline defaults before Prefect loads
-    from flows.nightly import nightly_evaluation
+    from flows.nightly import nightly_evaluation, nightly_on_dask
 
-    run_id = nightly_evaluation(str(settings.home))
+    if dask is None:
+        run_id = nightly_evaluation(str(settings.home))
+    else:
+        run_id = nightly_on_dask(str(settings.home), None if dask == "local" else dask)
     typer.echo(f"Nightly evaluation stored run {run_id}; see: reval results --run {run_id}")
 
 
