@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     max_rows_per_sheet: int = 1_000_000
     """Rows read from one sheet before the file is refused as implausible."""
 
+    quarto: str | None = None
+    """Path of the Quarto CLI (REVAL_QUARTO); when unset, ``quarto`` on PATH, else the
+    built-in renderer that needs no Quarto."""
+
+    render_timeout: float = 600.0
+    """Seconds one report may take to render before it is stopped and reported."""
+
     writer_lock_timeout: float = 120.0
     """Seconds an ingest or run waits for another writer before saying the warehouse is busy."""
 

@@ -1,0 +1,181 @@
+"""Rendering report sources to self-contained HTML and PDF, with or without Quarto.
+
+Sources are percent-format Python scripts (``# %%`` cells, a cell tagged
+``parameters``), which Quarto renders directly and which the built-in renderer reads
+too. With the Quarto CLI (``REVAL_QUARTO`` or ``quarto`` on PATH) reval runs
+``quarto render`` by subprocess with the parameters, a timeout and the log kept.
+Without it: jupytext reads the source, the parameters are injected after the
+``parameters`` cell, nbclient executes it, nbconvert writes the HTML (images embedded,
+code hidden, one file), and pandoc + typst (both shipped inside their wheels) write
+the PDF. Either way a failure names the chunk that failed.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from reval.errors import RevalError
+
+Format = Literal["html", "pdf"]
+Engine = Literal["quarto", "builtin"]
+
+
+class RenderError(RevalError):
+    """A report did not render; the message names the failing chunk and the log tail."""
+
+    def __init__(self, source: Path, chunk: str, detail: str) -> None:
+        self.source, self.chunk, self.detail = source, chunk, detail
+        super().__init__(f"{source.name} did not render: {chunk} failed.\n{detail.strip()[-2000:]}")
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    outputs: dict[str, Path]
+    engine: Engine
+    log: str = ""
+    alt_texts: list[str] = field(default_factory=list)
+
+
+def quarto_command(configured: str | None) -> str | None:
+    """The Quarto CLI to use, if there is one."""
+    if configured:
+        return configured
+    return shutil.which("quarto")
+
+
+def render_report(
+    source: Path,
+    out_dir: Path,
+    stem: str,
+    params: Mapping[str, object],
+    formats: Sequence[Format] = ("html", "pdf"),
+    *,
+    quarto: str | None = None,
+    timeout: float = 600.0,
+) -> RenderedReport:
+    """Render ``source`` to ``out_dir/stem.<format>`` for each format."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if quarto:
+        return _render_with_quarto(quarto, source, out_dir, stem, params, formats, timeout)
+    return _render_builtin(source, out_dir, stem, params, formats, timeout)
+
+
+def _render_with_quarto(quarto: str, source: Path, out_dir: Path, stem: str, params: Mapping[str, object],
+                        formats: Sequence[Format], timeout: float) -> RenderedReport:  # fmt: skip
+    outputs: dict[str, Path] = {}
+    logs = []
+    for fmt in formats:
+        target = f"{stem}.{fmt}"
+        command = [quarto, "render", str(source), "--to", fmt, "--output", target,
+                   "--output-dir", str(out_dir)]  # fmt: skip
+        for key, value in params.items():
+            command += ["-P", f"{key}:{value}"]
+        if fmt == "html":
+            command += ["-M", "embed-resources:true"]
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired as expired:
+            raise RenderError(
+                source, f"rendering to {fmt} (over {timeout:g} s)", str(expired.stderr or "")
+            ) from expired
+        logs.append(done.stdout + done.stderr)
+        if done.returncode != 0:
+            raise RenderError(source, _failing_chunk(done.stderr), done.stderr)
+        outputs[fmt] = out_dir / target
+    return RenderedReport(outputs, "quarto", "\n".join(logs))
+
+
+def _failing_chunk(log: str) -> str:
+    for line in log.splitlines():
+        lowered = line.lower()
+        if "cell" in lowered and ("error" in lowered or "line" in lowered):
+            return line.strip()
+    return "a chunk"
+
+
+def _render_builtin(source: Path, out_dir: Path, stem: str, params: Mapping[str, object],
+                    formats: Sequence[Format], timeout: float) -> RenderedReport:  # fmt: skip
+    import jupytext
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = jupytext.read(source)
+    where = next(
+        (i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])), -1
+    )
+    assignments = "\n".join(f"{key} = {value!r}" for key, value in params.items())
+    notebook.cells.insert(
+        where + 1, nbformat.v4.new_code_cell(assignments, metadata={"tags": ["injected"]})
+    )
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(source.parent)}})  # fmt: skip
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        index = next((i for i, c in enumerate(notebook.cells)
+                      if any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)  # fmt: skip
+        first = notebook.cells[index].source.splitlines()[0] if index is not None else "?"
+        raise RenderError(source, f"cell {index} ('{first}')", str(error)) from error
+    title = next((c.source.lstrip("# ").splitlines()[0] for c in notebook.cells
+                  if c.cell_type == "markdown" and c.source.startswith("# ")), stem)  # fmt: skip
+    outputs: dict[str, Path] = {}
+    if "html" in formats:
+        outputs["html"] = out_dir / f"{stem}.html"
+        outputs["html"].write_text(_html(notebook, title), encoding="utf-8")
+    if "pdf" in formats:
+        outputs["pdf"] = out_dir / f"{stem}.pdf"
+        _pdf(notebook, outputs["pdf"])
+    return RenderedReport(outputs, "builtin")
+
+
+PAGE_CSS = """
+body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem;
+       line-height: 1.5; color: #1a1a1a; }
+img { max-width: 100%; height: auto; }
+table { border-collapse: collapse; margin: 1rem 0; }
+th, td { border: 1px solid #999; padding: .3rem .6rem; text-align: left; }
+th { background: #eef3f8; }
+.prompt, .input_prompt, .output_prompt { display: none; }
+"""
+
+
+def _html(notebook: object, title: str) -> str:
+    """One self-contained, screen-reader-friendly page: code hidden, images embedded."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="basic", exclude_input=True, embed_images=True)
+    body, _ = exporter.from_notebook_node(notebook)
+    return (
+        '<!DOCTYPE html>\n<html lang="en-GB">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html_lib.escape(title)}</title>\n<style>{PAGE_CSS}</style>\n</head>\n"
+        f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+    )
+
+
+def _pdf(notebook: object, target: Path) -> None:
+    """Markdown of the executed notebook -> typst (pandoc) -> PDF (typst)."""
+    import pypandoc
+    import typst
+    from nbconvert import MarkdownExporter
+
+    markdown, resources = MarkdownExporter(exclude_input=True).from_notebook_node(notebook)
+    with tempfile.TemporaryDirectory(prefix="reval-pdf-") as scratch:
+        folder = Path(scratch)
+        for name, data in resources.get("outputs", {}).items():
+            (folder / name).write_bytes(data)
+        source = pypandoc.convert_text(
+            markdown, "typst", format="markdown", extra_args=["--standalone"]
+        )
+        (folder / "report.typ").write_text(source, encoding="utf-8")
+        typst.compile(str(folder / "report.typ"), output=str(target), root=str(folder))
