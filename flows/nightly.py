@@ -53,11 +53,18 @@ def pool_and_store(home: str | None, run_id: str, started: dt.datetime, tables: 
     return pipeline.store_evaluation(_settings(home), run_id, started, evaluation, fingerprint)
 
 
+@task(retries=1, retry_delay_seconds=5)
+def render_reports(home: str | None, run_id: str) -> list[str]:
+    written = pipeline.render_reports(_settings(home), run_id)
+    get_run_logger().info("reports: %s", ", ".join(sorted(written)))
+    return [str(p) for p in written.values()]
+
+
 @flow(name="nightly_evaluation")
 def nightly_evaluation(home: str | None = None) -> str:
     """Ingest everything waiting in the inbox, fit every model per site (fanned out) and
-    pooled, and store the results stamped with this flow run's id. Unchanged inputs reuse
-    the stored run instead of adding rows."""
+    pooled, store the results stamped with this flow run's id, and render the reports.
+    Unchanged inputs reuse the stored run instead of adding rows."""
     logger = get_run_logger()
     settings = _settings(home)
     pipeline.init_workspace(settings)
@@ -66,6 +73,8 @@ def nightly_evaluation(home: str | None = None) -> str:
     existing = pipeline.run_for_current_inputs(settings)
     if existing is not None:
         logger.info("inputs unchanged since run %s; nothing to refit", existing)
+        if not (settings.reports_dir / existing).is_dir():
+            render_reports(home, existing)
         return existing
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     tables, fingerprint = read_programme(home)
@@ -74,6 +83,7 @@ def nightly_evaluation(home: str | None = None) -> str:
     run_id = str(flow_run.get_id() or uuid.uuid4().hex)
     stored = pool_and_store(home, run_id, started, tables, [p.result() for p in parts], fingerprint)
     logger.info("stored run %s", stored)
+    render_reports(home, stored)
     return stored
 
 

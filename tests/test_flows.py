@@ -39,6 +39,11 @@ def test_nightly_flow_ingests_the_inbox_and_stores_results_once(harness, setting
     assert len(list((settings.inbox_dir / "processed").glob("*"))) == len(sample_data_files())
     with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
         assert warehouse.latest_run() == run_id
+    # the programme report is rendered for the run and published as "latest"
+    html = (settings.reports_dir / run_id / "programme.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in html  # the forest plot, embedded
+    assert "Intended versus actual outcomes" in html
+    assert (settings.reports_dir / "latest" / "programme.pdf").read_bytes().startswith(b"%PDF")
     # nothing new arrived: the same run is reported and no row is added
     assert nightly_evaluation(str(settings.home)) == run_id
     assert _counts(settings) == first

@@ -262,6 +262,28 @@ def serve(
 
 
 @app.command()
+def report(
+    run: Annotated[str | None, typer.Option(help="Run id (default: the latest).")] = None,
+    formats: Annotated[str, typer.Option("--format", help="html, pdf or html,pdf.")] = "html,pdf",
+) -> None:
+    """Render the reports of a stored run (Quarto if installed, else the built-in renderer)."""
+    from reval.errors import RevalError
+    from reval.pipeline import render_reports
+
+    wanted = tuple(f for f in _split(formats) if f in {"html", "pdf"})
+    if not wanted:
+        typer.echo("--format must be html, pdf or html,pdf", err=True)
+        raise typer.Exit(2)
+    try:
+        written = render_reports(load_settings(), run, wanted)  # type: ignore[arg-type]
+    except RevalError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    for path in written.values():
+        typer.echo(str(path))
+
+
+@app.command()
 def results(
     site: Annotated[str | None, typer.Option(help="Only this site_id ('all' = pooled).")] = None,
     run: Annotated[str | None, typer.Option(help="Run id (default: the latest).")] = None,
@@ -344,7 +366,11 @@ def demo() -> None:
     typer.echo(f"Archive:   {settings.archive_dir}")
     typer.echo(f"Inbox:     {settings.inbox_dir} (processed/ and failed/ keep every file)")
     typer.echo("Results:   reval results [--site SITE] [--json]")
-    typer.echo("Reports:   not yet rendered (the reports issue is still open)")
+    typer.echo(
+        f"Reports:   {settings.reports_dir / 'latest'} (programme report; site and participant reports to come)"
+    )
+    for path in sorted((settings.reports_dir / "latest").glob("*")):
+        typer.echo(f"           {path}")
 
 
 if __name__ == "__main__":

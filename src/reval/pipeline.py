@@ -18,7 +18,7 @@ from typing import Literal
 
 import pandas as pd
 
-from reval.config import SAMPLE_DATA_DIR, Settings
+from reval.config import REPORTS_SOURCE_DIR, SAMPLE_DATA_DIR, Settings
 from reval.contract import OUTCOME_POST, OUTCOME_PRE, TABLES, contract_version
 from reval.errors import RevalError
 from reval.evaluation import Evaluation, evaluate_programme
@@ -28,6 +28,7 @@ from reval.ingest.file_guards import inspect_upload
 from reval.ingest.problems import Problem
 from reval.ingest.readers import read_tables
 from reval.ingest.validation import ValidatedTable, validate_table
+from reval.reporting.render import Format, quarto_command, render_report
 from reval.spreadsheets import write_workbook
 from reval.warehouse import IngestRecord, Warehouse
 
@@ -443,6 +444,35 @@ def store_evaluation(settings: Settings, run_id: str, started: dt.datetime, resu
         warehouse.store_evaluation(run_id, started, result.results, result.intended, result.failures,
                                    contract_version(), fingerprint)  # fmt: skip
     return run_id
+
+
+REPORT_SOURCES: dict[str, Path] = {"programme": REPORTS_SOURCE_DIR / "programme.py"}
+
+
+def render_reports(
+    settings: Settings, run_id: str | None = None, formats: tuple[Format, ...] = ("html", "pdf")
+) -> dict[str, Path]:
+    """Render the reports of a stored run into ``reports/<run_id>/`` and refresh
+    ``reports/latest/`` (copies, so a reader never follows a dangling link)."""
+    with Warehouse(settings.warehouse_path, read_only=True,
+                   lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+        run = run_id or warehouse.latest_run()
+    if run is None:
+        raise RevalError(
+            "There are no stored results to report on yet: run 'reval evaluate' first."
+        )
+    folder = settings.reports_dir / run
+    written: dict[str, Path] = {}
+    for kind, source in REPORT_SOURCES.items():
+        rendered = render_report(source, folder, kind, {"home": str(settings.home), "run_id": run},
+                                 formats, quarto=quarto_command(settings.quarto),
+                                 timeout=settings.render_timeout)  # fmt: skip
+        written.update({f"{kind}.{fmt}": path for fmt, path in rendered.outputs.items()})
+    latest = settings.reports_dir / "latest"
+    latest.mkdir(parents=True, exist_ok=True)
+    for name, path in written.items():
+        shutil.copyfile(path, latest / name)
+    return written
 
 
 INBOX_SUFFIXES: frozenset[str] = frozenset({".xlsx", ".ods", ".csv"})

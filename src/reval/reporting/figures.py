@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import matplotlib
-
-matplotlib.use("Agg")  # reports render on machines with no display
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # picks a non-interactive backend on machines with no display
 import pandas as pd
 from matplotlib.figure import Figure
 
