@@ -67,3 +67,25 @@ def test_quarto_path_passes_parameters_formats_and_reports_failures(tmp_path) ->
         render_report(
             SOURCE, tmp_path / "out2", "programme", {}, formats=("html",), quarto=str(failing)
         )
+
+
+def test_reports_render_from_a_relative_workspace_path(tmp_path, monkeypatch, programme) -> None:
+    """The report kernel runs in the reports folder: the workspace must reach it absolute."""
+    from reval.config import Settings
+    from reval.pipeline import evaluate, load_sample_data, render_reports
+
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(home=Path("relative-workspace"))
+    load_sample_data(settings)
+    run_id, _ = evaluate(settings)
+    written = render_reports(settings, run_id, ("html",))
+    assert "Intended versus actual outcomes" in written["programme.html"].read_text(
+        encoding="utf-8"
+    )
+    assert (tmp_path / "relative-workspace" / "reports" / "latest" / "programme.html").is_file()
+
+
+def test_render_errors_are_plain_text(tmp_path) -> None:
+    with pytest.raises(RenderError) as caught:
+        render_report(SOURCE, tmp_path, "broken", {"fail": True}, formats=("html",))
+    assert "\x1b[" not in str(caught.value)

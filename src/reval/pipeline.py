@@ -464,7 +464,9 @@ def render_reports(
     folder = settings.reports_dir / run
     written: dict[str, Path] = {}
     for kind, source in REPORT_SOURCES.items():
-        rendered = render_report(source, folder, kind, {"home": str(settings.home), "run_id": run},
+        # absolute: the report runs in its own folder, where a relative home means nothing
+        params = {"home": str(settings.home.resolve()), "run_id": run}
+        rendered = render_report(source, folder, kind, params,
                                  formats, quarto=quarto_command(settings.quarto),
                                  timeout=settings.render_timeout)  # fmt: skip
         written.update({f"{kind}.{fmt}": path for fmt, path in rendered.outputs.items()})

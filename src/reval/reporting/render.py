@@ -13,6 +13,7 @@ the PDF. Either way a failure names the chunk that failed.
 from __future__ import annotations
 
 import html as html_lib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -23,6 +24,7 @@ from typing import Literal
 
 from reval.errors import RevalError
 
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 Format = Literal["html", "pdf"]
 Engine = Literal["quarto", "builtin"]
 
@@ -31,6 +33,7 @@ class RenderError(RevalError):
     """A report did not render; the message names the failing chunk and the log tail."""
 
     def __init__(self, source: Path, chunk: str, detail: str) -> None:
+        detail = ANSI_ESCAPE.sub("", detail)  # kernels colour their tracebacks; logs want text
         self.source, self.chunk, self.detail = source, chunk, detail
         super().__init__(f"{source.name} did not render: {chunk} failed.\n{detail.strip()[-2000:]}")
 
