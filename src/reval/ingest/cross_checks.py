@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import pandas as pd
+
 from reval.contract import EMPOWERS_ITEMS, OUTCOME_POST, OUTCOME_PRE, PARADIGM_BEFORE, PARADIGM_NOW
-from reval.ingest.problems import Problem
+from reval.ingest.problems import Problem, ReasonCode
 from reval.ingest.validation import ValidatedTable
 
 SURVEY_MEASURES: frozenset[str] = frozenset({"swemwbs", "ucla3", "paradigm_index", *EMPOWERS_ITEMS})
@@ -48,46 +50,26 @@ def cross_table_problems(
     }
     problems: list[Problem] = []
     for t in tables:
-        frame, sheet = t.accepted, t.cleaned.sheet
+        frame = t.accepted
         if frame.empty:
             continue
         if upload_site is not None:
             problems += _other_site_rows(t, upload_site)
         if "site_id" in frame and t.table != "sites":
             unknown = frame["site_id"].notna() & ~frame["site_id"].isin(sites)
-            problems += [
-                Problem(
-                    sheet.file,
-                    sheet.sheet,
-                    int(row),
-                    "site_id",
-                    str(frame.at[row, "site_id"]),
-                    "is not a site reval knows; check the spelling, or ask the evaluation team "
-                    "to add the site first",
-                    "unknown_site",
-                )
-                for row in frame.index[unknown]
-            ]
+            problems += _flag(t, "site_id", unknown, "is not a site reval knows; check the spelling, "
+                              "or ask the evaluation team to add the site first", "unknown_site")  # fmt: skip
         if t.table == "survey_responses":
             problems += _unknown_items(t, items)
             problems += _repeat_answers(t, reference)
         if t.table == "intended_outcomes":
             known = SURVEY_MEASURES | outcomes
             unknown = ~frame["measure"].isin(known)
-            problems += [
-                Problem(
-                    sheet.file,
-                    sheet.sheet,
-                    int(row),
-                    "measure",
-                    str(frame.at[row, "measure"]),
-                    "is not a measure reval knows; use a survey scale (swemwbs, ucla3, "
-                    "paradigm_index, emp_mobilises ...) or a comparison outcome such as "
-                    f"{', '.join(sorted(outcomes)[:4]) or 'ae_visits'}",
-                    "unknown_measure",
-                )
-                for row in frame.index[unknown]
-            ]
+            examples = ", ".join(sorted(outcomes)[:4]) or "ae_visits"
+            problems += _flag(t, "measure", unknown,
+                              "is not a measure reval knows; use a survey scale (swemwbs, ucla3, "
+                              f"paradigm_index, emp_mobilises ...) or a comparison outcome such as {examples}",
+                              "unknown_measure")  # fmt: skip
     return problems
 
 
@@ -108,18 +90,20 @@ def _other_site_rows(t: ValidatedTable, upload_site: str) -> list[Problem]:
             for row in frame.index
         ]
     other = frame["site_id"].notna() & (frame["site_id"] != upload_site)
+    return _flag(t, "site_id", other, f"belongs to another site; this upload is for {upload_site}, "
+                 "so only its own rows can be loaded", "wrong_site")  # fmt: skip
+
+
+def _flag(
+    t: ValidatedTable, column: str, rows: pd.Series, expected: str, reason: ReasonCode
+) -> list[Problem]:
+    """A problem for each accepted row where ``rows`` is true, showing that row's value."""
+    sheet, frame = t.cleaned.sheet, t.accepted
     return [
         Problem(
-            sheet.file,
-            sheet.sheet,
-            int(row),
-            "site_id",
-            str(frame.at[row, "site_id"]),
-            f"belongs to another site; this upload is for {upload_site}, so only its own rows "
-            "can be loaded",
-            "wrong_site",
+            sheet.file, sheet.sheet, int(row), column, str(frame.at[row, column]), expected, reason
         )
-        for row in frame.index[other]
+        for row in frame.index[rows.to_numpy(dtype=bool)]
     ]
 
 
