@@ -373,5 +373,92 @@ def demo() -> None:
         typer.echo(f"           {path}")
 
 
+# --- the upload portal ----------------------------------------------------------------------
+
+
+@app.command()
+def portal(
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (default REVAL_PORTAL_HOST, 127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default REVAL_PORTAL_PORT, 8000).")
+    ] = None,
+) -> None:
+    """Serve the upload portal and report library until stopped (Ctrl-C)."""
+    from reval.portal import serve as serve_portal
+
+    settings = load_settings()
+    typer.echo(
+        f"Portal on http://{host or settings.portal_host}:{port or settings.portal_port}/ "
+        f"(workspace {settings.home}); audit log {settings.portal_dir / 'audit.log'}"
+    )
+    serve_portal(settings, host, port)
+
+
+sites_app = typer.Typer(help="Access to the portal: tokens for sites, funders and the evaluation team.",
+                        no_args_is_help=True)  # fmt: skip
+app.add_typer(sites_app, name="sites")
+
+
+@sites_app.command("add-token")
+def sites_add_token(
+    site: Annotated[str | None, typer.Argument(help="site_id the token uploads for.")] = None,
+    funder: Annotated[
+        str | None, typer.Option(help="Make a funder token (reports only) named NAME.")
+    ] = None,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="Make an evaluation-team token (everything).")
+    ] = False,
+    name: Annotated[str | None, typer.Option(help="Who holds it (for the audit log).")] = None,
+) -> None:
+    """Make an access token and print it once: only its hash is kept."""
+    from reval.portal.access import AccessError, TokenStore
+
+    if sum([site is not None, funder is not None, admin]) != 1:
+        typer.echo("Give exactly one of: SITE, --funder NAME, --admin", err=True)
+        raise typer.Exit(2)
+    store = TokenStore(load_settings().portal_dir / "tokens.json")
+    role = "site" if site is not None else "funder" if funder is not None else "admin"
+    try:
+        token = store.create(role, site_id=site, name=funder or name)  # type: ignore[arg-type]
+    except AccessError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    who = f"site {site}" if site else f"funder {funder}" if funder else "the evaluation team"
+    typer.echo(f"Token for {who} (shown once; keep it secret, give it only to its holder):")
+    typer.echo(token)
+
+
+@sites_app.command("list")
+def sites_list() -> None:
+    """List tokens (ids, roles, sites; never the tokens themselves)."""
+    from reval.portal.access import TokenStore
+
+    for r in TokenStore(load_settings().portal_dir / "tokens.json").records():
+        state = f"revoked {r.revoked_at}" if r.revoked_at else "active"
+        typer.echo(
+            f"{r.token_id}  {r.role:<7}{r.site_id or r.name or '-':<24}created {r.created_at}  {state}"
+        )
+
+
+@sites_app.command("revoke")
+def sites_revoke(
+    token_id: Annotated[str, typer.Argument(help="Token id from 'reval sites list'.")],
+) -> None:
+    """Stop a token working at once; sessions signed in with it end."""
+    from reval.portal.access import AccessError, TokenStore
+
+    try:
+        record = TokenStore(load_settings().portal_dir / "tokens.json").revoke(token_id)
+    except AccessError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    typer.echo(
+        f"Token {record.token_id} ({record.role} {record.site_id or record.name or ''}) revoked."
+    )
+
+
 if __name__ == "__main__":
     app()

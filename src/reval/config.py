@@ -61,6 +61,36 @@ class Settings(BaseSettings):
     writer_lock_timeout: float = 120.0
     """Seconds an ingest or run waits for another writer before saying the warehouse is busy."""
 
+    portal_host: str = "127.0.0.1"
+    """Address ``reval portal`` listens on; loopback unless a reverse proxy needs otherwise."""
+
+    portal_port: int = 8000
+
+    portal_secure_cookies: bool = False
+    """Mark the session cookie Secure (REVAL_PORTAL_SECURE_COOKIES=true behind TLS), so
+    browsers never send it over plain HTTP."""
+
+    portal_session_hours: float = 8.0
+    """A sign-in lasts this long, then the token must be given again."""
+
+    portal_login_attempts: int = 5
+    """Failed sign-ins one client may make within ``portal_login_window`` seconds."""
+
+    portal_login_window: float = 300.0
+
+    portal_ingest_workers: int = 2
+    """Uploads checked at once; more wait their turn (the warehouse has one writer anyway,
+    and this keeps memory bounded when many sites upload together)."""
+
+    portal_forwarded_allow_ips: str = "127.0.0.1"
+    """Proxies whose X-Forwarded-For / X-Forwarded-Proto headers are believed (comma list)."""
+
+    @cached_property
+    def portal_dir(self) -> Path:
+        """Portal state: hashed access tokens, the audit log, the cookie-signing secret,
+        uploads being received."""
+        return self.home / "portal"
+
     @cached_property
     def warehouse_path(self) -> Path:
         return self.home / "warehouse.duckdb"

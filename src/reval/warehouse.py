@@ -423,3 +423,15 @@ class Warehouse:
             table: int(self.con.execute(f"SELECT count(*) FROM current_{table}").fetchone()[0])
             for table in TABLES
         }
+
+    # --- portal: upload history (reval.uploads) ------------------------------------------
+
+    def ingests_of_site(self, site_id: str | None, limit: int = 50) -> list[IngestRecord]:
+        """The newest ``limit`` uploads of one site (every site when ``site_id`` is None),
+        for the portal's upload history."""
+        where, params = ("", []) if site_id is None else ("WHERE site_id = ? ", [site_id])
+        rows = self.con.execute(
+            f"SELECT * FROM ingests {where}ORDER BY received_at DESC, ingest_id LIMIT ?",
+            [*params, limit],
+        ).fetchall()
+        return [IngestRecord(*row) for row in rows]

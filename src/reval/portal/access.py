@@ -1,0 +1,177 @@
+"""Who may use the portal: access tokens, stored only as slow hashes.
+
+A token reads ``<token id>.<secret>``. The id is short, random and not secret: it
+finds the one stored row, so a sign-in costs one Argon2 verification, not one per
+token. The secret is ``secrets.token_urlsafe(32)``, shown once when the token is made
+and never written anywhere; the store keeps its Argon2id hash. The store is a small
+JSON file in the workspace (mode 0600), rewritten atomically under a file lock so the
+CLI and a running portal can both change it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from filelock import FileLock
+
+from reval.errors import RevalError
+
+Role = Literal["site", "funder", "admin"]
+ROLES: Final[tuple[Role, ...]] = ("site", "funder", "admin")
+SITE_ID: Final[re.Pattern[str]] = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+"""The contract's site_id rule (schemas/sites.yaml)."""
+TOKEN_ID_BYTES: Final[int] = 6
+TOKEN_SHAPE: Final[re.Pattern[str]] = re.compile(r"^([0-9a-f]{12})\.([A-Za-z0-9_-]{20,100})$")
+HASHER: Final[PasswordHasher] = PasswordHasher()
+"""argon2-cffi's defaults (Argon2id, RFC 9106 low-memory profile): ~50 ms a check."""
+_DUMMY_HASH: Final[str] = HASHER.hash("not a token")
+
+
+class AccessError(RevalError):
+    """A token cannot be made or changed as asked."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is signed in: what the session carries and every check reads."""
+
+    token_id: str
+    role: Role
+    site_id: str | None = None
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How pages and the audit log name this user (never the secret)."""
+        if self.role == "site":
+            return f"site {self.site_id}"
+        return f"{self.role} {self.name}" if self.name else self.role
+
+    def may_upload(self) -> bool:
+        return self.role in {"site", "admin"}
+
+    def may_see_site(self, site_id: str | None) -> bool:
+        """Raw data of one site: its own uploads, history and rows to fix."""
+        return self.role == "admin" or (self.role == "site" and site_id == self.site_id)
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    token_id: str
+    role: Role
+    site_id: str | None
+    name: str | None
+    hash: str
+    created_at: str
+    revoked_at: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def principal(self) -> Principal:
+        return Principal(self.token_id, self.role, self.site_id, self.name)
+
+
+class TokenStore:
+    """Hashed access tokens in ``<workspace>/portal/tokens.json``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = FileLock(str(path) + ".lock", thread_local=False)
+        self._cache: tuple[tuple[int, int, int], dict[str, TokenRecord]] | None = None
+
+    def create(self, role: Role, *, site_id: str | None = None, name: str | None = None) -> str:
+        """Make a token and return it in full: the only time it is ever seen."""
+        if role not in ROLES:
+            raise AccessError(f"Unknown role {role!r}: use one of {', '.join(ROLES)}.")
+        if role == "site" and (site_id is None or not SITE_ID.match(site_id)):
+            raise AccessError(
+                f"{site_id!r} is not a site id: lower case letters, digits and underscores, "
+                "starting with a letter (for example wellbeing_erewash)."
+            )
+        if role != "site":
+            site_id = None
+        token_id = secrets.token_hex(TOKEN_ID_BYTES)
+        secret = secrets.token_urlsafe(32)
+        token = f"{token_id}.{secret}"
+        record = TokenRecord(token_id, role, site_id, (name or None), HASHER.hash(token),
+                             _now())  # fmt: skip
+        with self._lock:
+            records = self._read()
+            records[token_id] = record
+            self._write(records)
+        return token
+
+    def revoke(self, token_id: str) -> TokenRecord:
+        """Stop a token working at once (signed-in sessions end on their next request)."""
+        with self._lock:
+            records = self._read()
+            record = records.get(token_id)
+            if record is None:
+                raise AccessError(
+                    f"No token has the id {token_id!r}; 'reval sites list' shows them."
+                )
+            if record.active:
+                record = TokenRecord(**{**asdict(record), "revoked_at": _now()})
+                records[token_id] = record
+                self._write(records)
+        return record
+
+    def records(self) -> list[TokenRecord]:
+        return sorted(self._read().values(), key=lambda r: (r.role, r.site_id or "", r.created_at))
+
+    def verify(self, token: str) -> Principal | None:
+        """The principal a presented token stands for, or None (same cost either way)."""
+        match = TOKEN_SHAPE.match(token.strip())
+        record = self._read().get(match[1]) if match else None
+        try:
+            HASHER.verify(record.hash if record else _DUMMY_HASH, token.strip())
+        except (VerificationError, InvalidHashError):
+            return None
+        if record is None or not record.active:
+            return None
+        return record.principal()
+
+    def active(self, token_id: str) -> Principal | None:
+        """The principal of a still-valid token id (checked on every signed-in request)."""
+        record = self._read().get(token_id)
+        return record.principal() if record is not None and record.active else None
+
+    def _read(self) -> dict[str, TokenRecord]:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if self._cache is not None and self._cache[0] == key:
+            return dict(self._cache[1])
+        rows = json.loads(self.path.read_text(encoding="utf-8"))["tokens"]
+        records = {row["token_id"]: TokenRecord(**row) for row in rows}
+        self._cache = (key, records)
+        return dict(records)
+
+    def _write(self, records: dict[str, TokenRecord]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(self.path.name + ".partial")
+        text = json.dumps({"tokens": [asdict(r) for r in records.values()]}, indent=1)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, self.path)
+        self._cache = None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()

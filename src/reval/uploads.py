@@ -1,0 +1,69 @@
+"""Use cases behind the upload portal that ``pipeline.py`` does not already offer:
+a site's upload history, one upload's record, and the blank templates to download.
+
+Like ``pipeline``, these compose the warehouse and the file system; the portal calls
+them and adds only HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import uuid
+from pathlib import Path
+
+import pandas as pd
+
+from reval.config import SAMPLE_DATA_DIR, Settings
+from reval.contract import contract_version
+from reval.site_templates import write_templates
+from reval.warehouse import IngestRecord, Warehouse
+
+
+def upload_history(settings: Settings, site_id: str | None, limit: int = 50) -> list[IngestRecord]:
+    """The newest uploads of one site (all sites when ``site_id`` is None)."""
+    if not settings.warehouse_path.exists():
+        return []
+    with Warehouse(settings.warehouse_path, read_only=True,
+                   lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+        return warehouse.ingests_of_site(site_id, limit)
+
+
+def upload_record(settings: Settings, ingest_id: str) -> IngestRecord | None:
+    """What the warehouse recorded about one upload, or None."""
+    if not settings.warehouse_path.exists():
+        return None
+    with Warehouse(settings.warehouse_path, read_only=True,
+                   lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+        return warehouse.ingest(ingest_id)
+
+
+def paradigm_catalogue(settings: Settings) -> pd.DataFrame:
+    """The programme's paradigm statements (their items become survey columns): the
+    warehouse's, or the sample catalogue before any is loaded."""
+    if settings.warehouse_path.exists():
+        with Warehouse(settings.warehouse_path, read_only=True,
+                       lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+            current = warehouse.current("paradigm_statements")
+        if not current.empty:
+            return current.sort_values("item", ignore_index=True)
+    return pd.read_csv(SAMPLE_DATA_DIR / "paradigm_statements.csv")
+
+
+def blank_templates(settings: Settings) -> Path:
+    """A folder holding ``<table>.xlsx`` per contract table, made once per contract
+    version and paradigm catalogue and reused after that."""
+    catalogue = paradigm_catalogue(settings)
+    key = hashlib.sha256(
+        "\n".join([contract_version(), *catalogue["item"].astype(str)]).encode()
+    ).hexdigest()[:16]
+    folder = settings.portal_dir / "templates" / key
+    if folder.is_dir():
+        return folder
+    partial = folder.with_name(f".{key}-{uuid.uuid4().hex}")
+    write_templates(partial, catalogue)
+    try:
+        partial.rename(folder)
+    except OSError:  # made meanwhile by another request
+        shutil.rmtree(partial, ignore_errors=True)
+    return folder
