@@ -97,6 +97,7 @@ class PortalState:
             undefined=jinja2.StrictUndefined,
         )
         env.filters["when"] = _when
+        env.filters["size"] = _size
         self.pages = env
 
     def ingest_limiter(self) -> anyio.CapacityLimiter:
@@ -207,6 +208,13 @@ async def read_small_form(request: Request) -> dict[str, str] | None:
 def _when(value: dt.datetime | None) -> str:
     """Times as people read them: 27 Nov 2026, 14:05 (UTC)."""
     return "" if value is None else value.strftime("%d %b %Y, %H:%M UTC")
+
+
+def _size(size: int) -> str:
+    """File sizes as people read them: 12 KB, 3.4 MB (never 0 KB)."""
+    if size < 1024 * 1024:
+        return f"{max(1, round(size / 1024))} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
 
 
 def status_words(status: str) -> tuple[str, str]:
@@ -431,6 +439,7 @@ def _result_page(request: Request, who: Principal, report: IngestReport,
     problems = report.problems[:MAX_PROBLEMS_SHOWN]
     rows_with_problems = len({(p.sheet, p.row) for p in report.problems if p.row is not None})
     return page(request, "result.html", status, who=who, report=report, headline=headline,
+                max_mb=_mb(request.app.state.portal.settings.max_upload_bytes),
                 meaning=meaning, problems=problems, hidden=len(report.problems) - len(problems),
                 rows_with_problems=rows_with_problems, history=history,
                 status_words=status_words)  # fmt: skip

@@ -1,7 +1,8 @@
 // Optional niceties: the pages work without this file.
 // Drag a file onto the upload box to choose it; say that checking is under way.
+// Loaded with `defer`, so the page is already parsed when this runs.
 document.documentElement.classList.add("has-js");
-document.addEventListener("DOMContentLoaded", () => {
+(() => {
   const form = document.getElementById("upload-form");
   if (!form) return;
   const zone = form.querySelector("[data-drop]");
@@ -23,4 +24,9 @@ document.addEventListener("DOMContentLoaded", () => {
     if (busy) busy.hidden = false;
     form.querySelector("button[type=submit]").disabled = true;
   });
-});
+  window.addEventListener("pageshow", () => {  // back from the result page: usable again
+    if (busy) busy.hidden = true;
+    form.querySelector("button[type=submit]").disabled = false;
+  });
+  zone.dataset.ready = "true";
+})();
