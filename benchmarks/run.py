@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("ingest", "matching", "nightly")
+SECTIONS = ("ingest", "matching", "nightly", "portal")
 
 
 @dataclass(frozen=True)
@@ -389,6 +389,14 @@ def run_matching(work: Path) -> str:
     return "\n".join(matching_rows(work)[1:])
 
 
+def run_portal(work: Path) -> str:
+    """50 concurrent uploads from 10 sites through the real portal, and the same files
+    through ingest_file directly (benchmarks/portal_load.py)."""
+    import portal_load  # beside this file
+
+    return portal_load.run(work / "portal")
+
+
 def write(path: Path, section: str, table: str) -> None:
     start, end = f"<!-- bench:{section}:start -->", f"<!-- bench:{section}:end -->"
     text = path.read_text(encoding="utf-8")
@@ -403,7 +411,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="Scratch folder (default: a temporary one)")
     parser.add_argument("--only", choices=SECTIONS, action="append", help="Run only these sections")
     args = parser.parse_args()
-    runners = {"ingest": run_ingest, "matching": run_matching, "nightly": run_nightly}
+    runners = {"ingest": run_ingest, "matching": run_matching, "nightly": run_nightly,
+               "portal": run_portal}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="reval-bench-") as scratch:
         work = args.work or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
