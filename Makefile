@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test lint format bench sample-data lock clean
+.PHONY: install demo test lint format bench sample-data lock clean portal
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: install
 format: install
 	$(BIN)/ruff format src tests flows benchmarks
 	$(BIN)/ruff check --fix src tests flows benchmarks
+
+# The upload portal and report library on http://127.0.0.1:8000/ (tokens: reval sites add-token)
+portal: install
+	$(BIN)/reval portal
 
 bench: install
 	$(BIN)/python benchmarks/run.py --write BENCHMARKS.md --work .bench

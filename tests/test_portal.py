@@ -579,6 +579,30 @@ def test_errors_are_plain_pages_without_stack_traces(
     assert any(e["event"] == "server_error" for e in audit(settings))
 
 
+def test_a_busy_warehouse_on_a_page_is_a_503_not_a_crash(
+    as_a: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reval.portal import app as portal_app
+    from reval.warehouse import WarehouseBusyError
+
+    def busy(*args: object, **kwargs: object) -> None:
+        raise WarehouseBusyError(settings.warehouse_path, 1)
+
+    monkeypatch.setattr(portal_app, "upload_history", busy)
+    response = as_a.get("/")
+    assert response.status_code == 503
+    assert "try again in a few minutes" in response.text
+
+
+def test_uploaded_text_is_shown_escaped(as_a: TestClient) -> None:
+    evil = events_csv(SITE_A, "escaped", rows=1).replace(b"emergence", b"<script>alert(1)</script>")
+    response = upload(as_a, "<b>evil.csv", evil)
+    assert "<script>alert(1)</script>" not in response.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+    assert "<b>evil" not in response.text
+    assert "&lt;b&gt;evil.csv" in response.text
+
+
 def test_security_headers(as_a: TestClient) -> None:
     headers = as_a.get("/").headers
     assert "default-src 'self'" in headers["content-security-policy"]

@@ -466,6 +466,12 @@ def _add_error_pages(app: FastAPI, state: PortalState) -> None:
     async def bad_request(request: Request, error: RequestValidationError) -> Response:
         return refuse(request, 400, "That request was not complete.", event="http_error")
 
+    @app.exception_handler(WarehouseBusyError)
+    async def busy(request: Request, error: WarehouseBusyError) -> Response:
+        return refuse(request, 503, "reval is busy with a long job (such as the nightly "
+                      "evaluation) and could not answer in time. Nothing was lost; please try "
+                      "again in a few minutes.", event="http_error")  # fmt: skip
+
     @app.exception_handler(Exception)
     async def server_error(request: Request, error: Exception) -> Response:
         state.audit.write("server_error", client=client_of(request), outcome="error",
