@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("ingest", "matching", "nightly", "portal")
+SECTIONS = ("ingest", "matching", "nightly", "reports", "portal")
 
 
 @dataclass(frozen=True)
@@ -377,11 +377,59 @@ def run_nightly(work: Path) -> str:
         f"| whole nightly flow (`nightly_evaluation`, incl. Prefect's ephemeral server) | {parts['flow']:.1f} |",
         f"| ingest of the 7 sample files, called directly | {parts['ingest']:.1f} |",
         f"| every model, called directly (`pipeline.evaluate`) | {parts['models']:.1f} |",
-        f"| rendering the reports (programme report, HTML + PDF), called directly | {parts['render']:.1f} |",
+        f"| rendering the 13 reports (programme + 6 site + 6 participant, HTML + PDF), called directly | {parts['render']:.1f} |",
         f"| Prefect overhead (flow - ingest - models - rendering) | {parts['flow'] - direct:.1f} |",
         "",
         f"Flow / direct calls: **{parts['flow'] / direct:.2f}x**.",
     ]
+    return "\n".join(lines)
+
+
+REPORT_TIMED = {
+    "programme": "from reval.pipeline import render_reports\nrender_reports(settings, kinds=('programme',))",
+    "all": "from reval.pipeline import render_reports\nrender_reports(settings)",
+    # the peer: the same source executed by the bare toolchain, HTML only (no PDF)
+    "peer": "import subprocess, sys\nsubprocess.run([sys.executable, '-m', 'jupyter', 'nbconvert', "
+    "'--to', 'html', '--execute', str(notebook)], check=True, capture_output=True)",
+}
+REPORT_SETUP = NIGHTLY_SETUP.replace('PART in ("models", "render")', "True") + textwrap.dedent(
+    """
+    import jupytext, nbformat
+    from reval.config import REPORTS_SOURCE_DIR
+    source = jupytext.read(REPORTS_SOURCE_DIR / "programme.py")
+    source.cells.insert(2, nbformat.v4.new_code_cell(f"home = {str(work)!r}"))
+    notebook = REPORTS_SOURCE_DIR / f".bench-{PART}.ipynb"
+    nbformat.write(source, notebook)
+    """
+).replace('if PART == "render":', "if True:")
+
+
+def run_reports(work: Path) -> str:
+    """Rendering time: the programme report alone (cold kernel, HTML + PDF), all 13
+    reports, and the bare toolchain (jupyter nbconvert --execute, HTML only) on the same
+    programme source."""
+    times = {}
+    for name in ("programme", "peer", "all"):
+        runs = [
+            measure(f"PART = {name!r}\n" + REPORT_SETUP, REPORT_TIMED[name], work) for _ in range(2)
+        ]
+        times[name] = statistics.median(m.seconds for m in runs)
+    for leftover in (ROOT / "reports").glob(".bench-*"):
+        leftover.unlink()
+    lines = [
+        f"Measured {dt.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, built-in "
+        "renderer (no Quarto); median of 2 runs, each in a fresh process. Target: the programme "
+        "report under 30 seconds.",
+        "",
+        "| what | seconds |",
+        "|---|---:|",
+        f"| programme report, HTML + PDF (`render_reports(kinds=('programme',))`, cold kernel) | {times['programme']:.1f} |",
+        f"| peer: `jupyter nbconvert --to html --execute` of the same source, HTML only | {times['peer']:.1f} |",
+        f"| all 13 reports, HTML + PDF (two warm kernels, one per core) | {times['all']:.1f} |",
+        "",
+        f"reval / bare nbconvert on the programme report: **{times['programme'] / times['peer']:.2f}x** "
+        "(reval also writes the PDF).",
+    ]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -412,7 +460,7 @@ def main() -> None:
     parser.add_argument("--only", choices=SECTIONS, action="append", help="Run only these sections")
     args = parser.parse_args()
     runners = {"ingest": run_ingest, "matching": run_matching, "nightly": run_nightly,
-               "portal": run_portal}  # fmt: skip
+               "reports": run_reports, "portal": run_portal}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="reval-bench-") as scratch:
         work = args.work or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)

@@ -54,17 +54,23 @@ def pool_and_store(home: str | None, run_id: str, started: dt.datetime, tables: 
 
 
 @task(retries=1, retry_delay_seconds=5)
-def render_reports(home: str | None, run_id: str) -> list[str]:
-    written = pipeline.render_reports(_settings(home), run_id)
-    get_run_logger().info("reports: %s", ", ".join(sorted(written)))
-    return [str(p) for p in written.values()]
+def render_reports(home: str | None, run_id: str) -> dict[str, str]:
+    """Programme, site and participant reports, published to reports/latest/; returns the
+    reports that failed (each named with its reason in the log) so the flow can say so."""
+    rendered = pipeline.render_reports(_settings(home), run_id)
+    logger = get_run_logger()
+    logger.info("reports: %s", ", ".join(sorted(rendered.written)))
+    for stem, reason in rendered.failed.items():
+        logger.error("report %s failed: %s", stem, reason)
+    return rendered.failed
 
 
 @flow(name="nightly_evaluation")
-def nightly_evaluation(home: str | None = None) -> str:
+def nightly_evaluation(home: str | None = None, render: bool = True) -> str:
     """Ingest everything waiting in the inbox, fit every model per site (fanned out) and
-    pooled, store the results stamped with this flow run's id, and render the reports.
-    Unchanged inputs reuse the stored run instead of adding rows."""
+    pooled, store the results stamped with this flow run's id, and render the reports
+    (``render=False`` refits only). Unchanged inputs reuse the stored run instead of
+    adding rows."""
     logger = get_run_logger()
     settings = _settings(home)
     pipeline.init_workspace(settings)
@@ -73,7 +79,7 @@ def nightly_evaluation(home: str | None = None) -> str:
     existing = pipeline.run_for_current_inputs(settings)
     if existing is not None:
         logger.info("inputs unchanged since run %s; nothing to refit", existing)
-        if not (settings.reports_dir / existing).is_dir():
+        if render and not (settings.reports_dir / existing).is_dir():
             render_reports(home, existing)
         return existing
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -83,11 +89,15 @@ def nightly_evaluation(home: str | None = None) -> str:
     run_id = str(flow_run.get_id() or uuid.uuid4().hex)
     stored = pool_and_store(home, run_id, started, tables, [p.result() for p in parts], fingerprint)
     logger.info("stored run %s", stored)
-    render_reports(home, stored)
+    failed = render_reports(home, stored) if render else {}
+    if failed:  # the other reports are published; the run still ends failed, loudly
+        raise RuntimeError(f"run {stored} stored, but these reports failed: {', '.join(failed)}")
     return stored
 
 
-def nightly_on_dask(home: str | None = None, address: str | None = None) -> str:
+def nightly_on_dask(
+    home: str | None = None, address: str | None = None, render: bool = True
+) -> str:
     """The same flow with the per-site fan-out on Dask: an existing scheduler at
     ``address``, or a local cluster started for this run."""
     from prefect_dask import DaskTaskRunner
@@ -95,7 +105,7 @@ def nightly_on_dask(home: str | None = None, address: str | None = None) -> str:
     runner = DaskTaskRunner(address=address) if address else DaskTaskRunner(
         cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "dashboard_address": None}
     )  # fmt: skip
-    return nightly_evaluation.with_options(task_runner=runner)(home)
+    return nightly_evaluation.with_options(task_runner=runner)(home, render)
 
 
 @flow(name="ingest_upload")

@@ -1,85 +1,139 @@
 # %% [markdown]
 # # Health as a Social Movement: what changed, and what was intended
-#
-# Programme report for funders and commissioners. Every estimate is shown with its 95%
-# interval; counts below 5 are never shown.
 
 # %% tags=["parameters"]
 home = ".reval"
 run_id = ""
+site_id = ""
 
 # %%
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
-
 from reval.config import Settings
 from reval.methods import method_explanations
-from reval.pipeline import stored_results
-from reval.reporting.disclosure import withhold_small_estimates
-from reval.reporting.figures import OKABE_ITO
+from reval.reporting import content, figures
+from reval.reporting.inputs import report_inputs
+from reval.reporting.present import show_figure, show_list, show_table, show_text
 
-run, results, intended = stored_results(Settings(home=Path(home)), run_id or None)
-results = withhold_small_estimates(results)
-sites = sorted(s for s in results["site_id"].unique() if s != "all")
-display(Markdown(f"Results of run `{run}` for {len(sites)} sites."))
+data = report_inputs(Settings(home=Path(home)), run_id or None)
+results = data.results
+show_text(
+    f"Programme report for funders and commissioners: results of evaluation run `{data.run_id}` "
+    f"({data.finished_at}) for {len(data.site_ids)} sites. Every estimate is shown with its 95% "
+    "interval; counts below 5 are shown as <5."
+)
 
 # %% [markdown]
 # ## Summary
 
 # %%
-counts = intended["classification"].value_counts()
-lines = [
-    f"- **{label.capitalize()}**: {counts.get(label, 0)} of {len(intended)} intended outcomes"
-    for label in ("achieved", "partly achieved", "not achieved", "reversed", "not measurable")
-]
-display(Markdown("\n".join(lines)))
-
-# %% [markdown]
-# ## Effects against matched comparison groups
-
-# %%
-did = results[(results["kind"] == "did") & results["estimate"].notna()].copy()
-did["label"] = did["site_id"] + " - " + did["measure"]
-did = did.sort_values(["measure", "site_id"])
-figure, axes = plt.subplots(figsize=(7, 0.3 * len(did) + 1.2), layout="constrained")
-rows = range(len(did))
-axes.errorbar(
-    did["estimate"],
-    rows,
-    xerr=[did["estimate"] - did["ci_low"], did["ci_high"] - did["estimate"]],
-    fmt="o",
-    color=OKABE_ITO["blue"],
-    ecolor=OKABE_ITO["sky_blue"],
-    capsize=3,
-)
-axes.axvline(0, color=OKABE_ITO["black"], linewidth=1)
-axes.set_yticks(list(rows), did["label"].tolist())
-axes.set_xlabel("Change in participants relative to matched comparisons (95% interval)")
-display(figure)
-plt.close(figure)
-display(
-    Markdown(
-        "*Figure: forest plot of the matched difference-in-differences for every site and outcome; "
-        "points left of the line mean participants' use fell relative to comparable non-participants.*"
-    )
-)
+show_list(content.summary_sentences(data, "all"), empty="No pooled results could be estimated.")
 
 # %% [markdown]
 # ## Intended versus actual outcomes
 
 # %%
-table = intended[["site_id", "outcome_id", "measure", "classification", "gas_level"]]
-display(Markdown(table.to_markdown(index=False)))
-gas = results[results["kind"] == "gas_t"][["site_id", "estimate"]].rename(
-    columns={"estimate": "GAS T-score"}
+show_table(content.intended_table(data.intended), "What each site set out to change, and what happened.",
+           empty="No intended outcomes were recorded.")  # fmt: skip
+show_table(
+    content.gas_table(results),
+    "Goal Attainment Scaling T-score per site (50 = targets met on average).",
 )
-display(Markdown(gas.round(1).to_markdown(index=False)))
 
 # %% [markdown]
-# ## Methods
+# ## Effects against matched comparison groups
 
 # %%
-for name, text in method_explanations().items():
-    display(Markdown(f"**{name.replace('_', ' ').capitalize()}.** {text}"))
+did = content.effect_rows(results, "did", by_site=True)
+if len(did):
+    show_figure(figures.forest_plot(did, xlabel="Change in participants minus change in matched comparisons"),
+                "Figure: forest plot of the matched difference-in-differences for every site and outcome "
+                "(all = pooled, matched within site), with 95% intervals.")  # fmt: skip
+show_table(content.matched_table(results), empty="No matched comparison records.")
+
+# %% [markdown]
+# ### Balance of the matched groups
+
+# %%
+balance = content.balance_summary(data.balance, "all")
+if len(balance):
+    show_figure(figures.love_plot(balance, title="All sites: participants and comparisons"),
+                "Figure: love plot for the pooled matching - the largest standardised difference on each "
+                "characteristic over the matched outcomes; under 0.1 counts as balanced.")  # fmt: skip
+
+# %% [markdown]
+# ## Wellbeing and loneliness
+
+# %%
+change = content.effect_rows(results, "survey_change", by_site=True)
+if len(change):
+    show_figure(figures.forest_plot(change, xlabel="Change since the baseline survey (scale points)"),
+                "Figure: change in wellbeing and loneliness since the baseline survey per site "
+                "(all = pooled), with 95% intervals.")  # fmt: skip
+show_table(content.change_table(results, ("survey_change",)), "Change from the baseline survey.")
+
+# %% [markdown]
+# ## Paradigm shift
+
+# %%
+shares = data.statement_shares[data.statement_shares["site_id"] == "all"]
+if len(shares):
+    show_figure(figures.diverging_bars(shares),
+                "Figure: all sites together - share disagreeing (left) and agreeing (right) with each "
+                "statement, by survey wave.")  # fmt: skip
+show_table(content.change_table(results, ("paradigm_index",)), "Change in the paradigm index.")
+
+# %% [markdown]
+# ## How people see the movement (EMPOWERS)
+
+# %%
+profile = data.empowers[data.empowers["site_id"] == "all"]
+if len(profile):
+    show_figure(figures.empowers_chart(profile),
+                "Figure: all sites together - mean EMPOWERS rating per behaviour and wave, with 95% intervals.")  # fmt: skip
+
+# %% [markdown]
+# ## Revaluation: the value of the movements
+
+# %%
+moved = [(s, content.moved_items(data.value_items, s)[0]) for s in data.site_ids]
+show_text("Items of value that moved from invisible to visible between story sessions: "
+          + "; ".join(f"{s} {n}" for s, n in moved) + ".")  # fmt: skip
+show_table(content.value_table(results), "Calculated value after deadweight, attribution, displacement "
+           "and drop-off, under low, central and high adjustments.")  # fmt: skip
+
+# %% [markdown]
+# ## Timeline
+
+# %%
+show_table(content.phase_starts(data.events), "When each site entered each phase of the movement.",
+           empty="No events recorded.")  # fmt: skip
+
+# %% [markdown]
+# ## Unintended outcomes
+
+# %%
+show_list(content.unintended_lines(data.unintended, None, stories_per_site=2), empty="None found.")
+
+# %% [markdown]
+# ## Stories (shared with consent)
+
+# %%
+show_list([f"{s}: \u201c{story}\u201d" for s in data.site_ids
+           for story in content.chosen_stories(data.stories, s, limit=2)],
+          empty="No story was shared with consent.")  # fmt: skip
+
+# %% [markdown]
+# ## Appendix A: data quality
+
+# %%
+show_table(content.files_table(data.files), "Files received.", empty="No files received.")
+show_table(content.rejections_table(data.rejections, data.files), "Rows rejected, and why.",
+           empty="No rows were rejected.")  # fmt: skip
+
+# %% [markdown]
+# ## Appendix B: methods
+
+# %%
+for method, text in method_explanations().items():
+    show_text(f"**{method.replace('_', ' ').capitalize()}.** {text}")

@@ -76,3 +76,37 @@ def test_only_consented_stories(programme) -> None:
     shown = consented_stories(programme.tables["survey_responses"])
     assert len(shown) > 0
     assert set(shown["consent_story"]) == {"yes"}
+
+
+def test_counts_of_one_to_four_are_shown_as_under_five() -> None:
+    from reval.reporting.content import count_text
+
+    assert [count_text(n) for n in (0, 1, 4, 5, 120)] == ["0", "<5", "<5", "5", "120"]
+    assert count_text(None) == "-"
+
+
+def test_small_answer_groups_fold_into_neither_or_withhold_the_bar() -> None:
+    from reval.reporting.content import statement_shares
+
+    statements = pd.DataFrame({"item": ["x"], "statement": ["X"], "paradigm": ["new"]})
+    answers = [1, 1, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 5]  # 2 disagree: too few to show
+    responses = pd.DataFrame({"site_id": "s", "wave": 0, "para_x_now": answers})
+    (row,) = statement_shares(responses, statements).itertuples()
+    assert row.shown
+    assert row.folded
+    assert (row.disagree, row.neither, row.agree) == (0, 7 / 13, 6 / 13)
+    tiny = pd.DataFrame({"site_id": "s", "wave": 0, "para_x_now": [1, 3, 5, 5, 5, 5, 5]})
+    (row,) = statement_shares(tiny, statements).itertuples()
+    assert not row.shown  # 'neither' would still be 2 people
+    assert pd.isna(row.agree)
+
+
+def test_gas_scores_rest_on_outcomes_not_people_and_are_not_withheld() -> None:
+    results = pd.DataFrame({
+        "kind": ["gas_t", "survey_change"], "estimate": [55.0, 1.2], "ci_low": [None, 0.5],
+        "ci_high": [None, 1.9], "n": [3, 3], "status": ["ok", "ok"],
+    })  # fmt: skip
+    shown = withhold_small_estimates(results)
+    assert shown["estimate"].tolist()[0] == 55.0
+    assert pd.isna(shown["estimate"].tolist()[1])
+    assert shown["status"].tolist() == ["ok", "withheld: fewer than 5 people"]

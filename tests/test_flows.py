@@ -39,10 +39,17 @@ def test_nightly_flow_ingests_the_inbox_and_stores_results_once(harness, setting
     assert len(list((settings.inbox_dir / "processed").glob("*"))) == len(sample_data_files())
     with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
         assert warehouse.latest_run() == run_id
-    # the programme report is rendered for the run and published as "latest"
+    # every report is rendered for the run and published as "latest"
     html = (settings.reports_dir / run_id / "programme.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in html  # the forest plot, embedded
     assert "Intended versus actual outcomes" in html
+    sites = sorted(p.stem for p in sample_data_files() if p.parent.name == "workbooks")
+    expected = {"programme"} | {
+        f"{kind}-{site}" for kind in ("site", "participant") for site in sites
+    }
+    for folder in (settings.reports_dir / run_id, settings.reports_dir / "latest"):
+        assert {p.stem for p in folder.glob("*.html")} == expected
+        assert {p.stem for p in folder.glob("*.pdf")} == expected
     assert (settings.reports_dir / "latest" / "programme.pdf").read_bytes().startswith(b"%PDF")
     # nothing new arrived: the same run is reported and no row is added
     assert nightly_evaluation(str(settings.home)) == run_id
@@ -105,6 +112,18 @@ def test_one_sites_failing_model_is_recorded_and_the_others_are_stored(
     assert {"did", "survey_change", "paradigm_index", "empowers", "value_account"} <= set(
         others["kind"]
     )
+    # every report is still published, and the failing site's report says what failed
+    latest = settings.reports_dir / "latest"
+    failing = (latest / "site-stockport_together.html").read_text(encoding="utf-8")
+    assert (
+        "the models for stockport_together failed (RuntimeError: matching did not converge)"
+        in failing
+    )
+    healthy = (latest / "site-gm_cancer.html").read_text(encoding="utf-8")
+    assert "failed" not in healthy.split("Appendix A")[0]
+    assert "Effects against matched comparison groups" in healthy
+    programme = (latest / "programme.html").read_text(encoding="utf-8")
+    assert "the models for stockport_together failed" in programme
 
 
 def test_dask_fan_out_gives_the_same_results_as_the_default_runner(harness, tmp_path) -> None:
@@ -117,11 +136,11 @@ def test_dask_fan_out_gives_the_same_results_as_the_default_runner(harness, tmp_
     default, on_dask = Settings(home=tmp_path / "default"), Settings(home=tmp_path / "dask")
     for settings in (default, on_dask):
         load_sample_data(settings)
-    first = nightly_evaluation(str(default.home))
+    first = nightly_evaluation(str(default.home), render=False)
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
-        second = nightly_on_dask(str(on_dask.home), cluster.scheduler_address)
+        second = nightly_on_dask(str(on_dask.home), cluster.scheduler_address, render=False)
     with (
         Warehouse(default.warehouse_path, read_only=True) as a,
         Warehouse(on_dask.warehouse_path, read_only=True) as b,

@@ -78,7 +78,7 @@ def test_reports_render_from_a_relative_workspace_path(tmp_path, monkeypatch, pr
     settings = Settings(home=Path("relative-workspace"))
     load_sample_data(settings)
     run_id, _ = evaluate(settings)
-    written = render_reports(settings, run_id, ("html",))
+    written = render_reports(settings, run_id, ("html",), kinds=("programme",)).written
     assert "Intended versus actual outcomes" in written["programme.html"].read_text(
         encoding="utf-8"
     )

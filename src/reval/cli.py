@@ -263,24 +263,41 @@ def serve(
 
 @app.command()
 def report(
-    run: Annotated[str | None, typer.Option(help="Run id (default: the latest).")] = None,
+    site: Annotated[
+        str | None, typer.Option(help="Only this site's reports (default: every site).")
+    ] = None,
+    kind: Annotated[
+        str, typer.Option(help="programme, site, participant, or a comma list.")
+    ] = "programme,site,participant",
     formats: Annotated[str, typer.Option("--format", help="html, pdf or html,pdf.")] = "html,pdf",
+    run: Annotated[str | None, typer.Option(help="Run id (default: the latest).")] = None,
 ) -> None:
-    """Render the reports of a stored run (Quarto if installed, else the built-in renderer)."""
+    """Render the reports of a stored run (Quarto if installed, else the built-in renderer)
+    into reports/<run>/ and reports/latest/. Exit 1 if any report failed."""
     from reval.errors import RevalError
-    from reval.pipeline import render_reports
+    from reval.pipeline import REPORT_KINDS, render_reports
 
     wanted = tuple(f for f in _split(formats) if f in {"html", "pdf"})
-    if not wanted:
+    kinds = tuple(k for k in _split(kind) if k in REPORT_KINDS)
+    if not wanted or len(wanted) != len(_split(formats)):
         typer.echo("--format must be html, pdf or html,pdf", err=True)
         raise typer.Exit(2)
+    if not kinds or len(kinds) != len(_split(kind)):
+        typer.echo(
+            "--kind must be programme, site, participant (or a comma list of them)", err=True
+        )
+        raise typer.Exit(2)
     try:
-        written = render_reports(load_settings(), run, wanted)  # type: ignore[arg-type]
+        rendered = render_reports(load_settings(), run, wanted, kinds=kinds, site_id=site)  # type: ignore[arg-type]
     except RevalError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
-    for path in written.values():
+    for path in rendered.written.values():
         typer.echo(str(path))
+    for stem, reason in rendered.failed.items():
+        typer.echo(f"FAILED {stem}: {reason}", err=True)
+    if rendered.failed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -366,10 +383,11 @@ def demo() -> None:
     typer.echo(f"Archive:   {settings.archive_dir}")
     typer.echo(f"Inbox:     {settings.inbox_dir} (processed/ and failed/ keep every file)")
     typer.echo("Results:   reval results [--site SITE] [--json]")
+    latest = settings.reports_dir / "latest"
     typer.echo(
-        f"Reports:   {settings.reports_dir / 'latest'} (programme report; site and participant reports to come)"
+        f"Reports:   {latest} (programme report, a site report and a participant summary per site)"
     )
-    for path in sorted((settings.reports_dir / "latest").glob("*")):
+    for path in sorted(latest.glob("*.html")) + sorted(latest.glob("*.pdf")):
         typer.echo(f"           {path}")
 
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import shutil
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -28,7 +29,7 @@ from reval.ingest.file_guards import inspect_upload
 from reval.ingest.problems import Problem
 from reval.ingest.readers import read_tables
 from reval.ingest.validation import ValidatedTable, validate_table
-from reval.reporting.render import Format, quarto_command, render_report
+from reval.reporting.render import Format, RenderError, WarmKernel, quarto_command, render_report
 from reval.spreadsheets import write_workbook
 from reval.warehouse import IngestRecord, Warehouse
 
@@ -442,39 +443,117 @@ def store_evaluation(settings: Settings, run_id: str, started: dt.datetime, resu
                      fingerprint: str | None) -> str:  # fmt: skip
     with Warehouse(settings.warehouse_path, lock_timeout=settings.writer_lock_timeout) as warehouse:
         warehouse.store_evaluation(run_id, started, result.results, result.intended, result.failures,
-                                   contract_version(), fingerprint)  # fmt: skip
+                                   contract_version(), fingerprint, balance=result.balance,
+                                   unintended=result.unintended)  # fmt: skip
     return run_id
 
 
-REPORT_SOURCES: dict[str, Path] = {"programme": REPORTS_SOURCE_DIR / "programme.py"}
+ReportKind = Literal["programme", "site", "participant"]
+REPORT_KINDS: tuple[ReportKind, ...] = ("programme", "site", "participant")
+REPORT_SOURCES: dict[ReportKind, Path] = {
+    kind: REPORTS_SOURCE_DIR / f"{kind}.py" for kind in REPORT_KINDS
+}
 
 
-def render_reports(
-    settings: Settings, run_id: str | None = None, formats: tuple[Format, ...] = ("html", "pdf")
-) -> dict[str, Path]:
-    """Render the reports of a stored run into ``reports/<run_id>/`` and refresh
-    ``reports/latest/`` (copies, so a reader never follows a dangling link)."""
+def report_stem(kind: ReportKind, site_id: str | None = None) -> str:
+    """File name (without extension) of a report: ``programme``, ``site-<id>``, ``participant-<id>``."""
+    return "programme" if kind == "programme" else f"{kind}-{site_id}"
+
+
+def planned_reports(
+    settings: Settings, run_id: str | None = None, kinds: tuple[ReportKind, ...] = REPORT_KINDS,
+    site_id: str | None = None,
+) -> tuple[str, list[tuple[ReportKind, str | None]]]:  # fmt: skip
+    """The run to report on and every (kind, site) report it gets."""
     with Warehouse(settings.warehouse_path, read_only=True,
                    lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
         run = run_id or warehouse.latest_run()
+        sites = sorted(warehouse.current("sites")["site_id"])
     if run is None:
         raise RevalError(
             "There are no stored results to report on yet: run 'reval evaluate' first."
         )
-    folder = settings.reports_dir / run
-    written: dict[str, Path] = {}
-    for kind, source in REPORT_SOURCES.items():
-        # absolute: the report runs in its own folder, where a relative home means nothing
-        params = {"home": str(settings.home.resolve()), "run_id": run}
-        rendered = render_report(source, folder, kind, params,
-                                 formats, quarto=quarto_command(settings.quarto),
-                                 timeout=settings.render_timeout)  # fmt: skip
-        written.update({f"{kind}.{fmt}": path for fmt, path in rendered.outputs.items()})
+    if site_id is not None and site_id not in sites:
+        raise RevalError(f"There is no site '{site_id}'. Sites: {', '.join(sites)}.")
+    chosen = [site_id] if site_id else sites
+    plan: list[tuple[ReportKind, str | None]] = []
+    for kind in kinds:
+        plan += [(kind, None)] if kind == "programme" else [(kind, s) for s in chosen]
+    return run, plan
+
+
+def render_one_report(settings: Settings, run_id: str, kind: ReportKind, site_id: str | None,
+                      formats: tuple[Format, ...] = ("html", "pdf"),
+                      kernel: WarmKernel | None = None) -> dict[str, Path]:  # fmt: skip
+    """Render one report of a stored run into ``reports/<run_id>/``."""
+    # absolute: the report runs in its own folder, where a relative home means nothing
+    params = {"home": str(settings.home.resolve()), "run_id": run_id, "site_id": site_id or ""}
+    stem = report_stem(kind, site_id)
+    rendered = render_report(REPORT_SOURCES[kind], settings.reports_dir / run_id, stem, params,
+                             formats, quarto=quarto_command(settings.quarto),
+                             timeout=settings.render_timeout, kernel=kernel)  # fmt: skip
+    return {f"{stem}.{fmt}": path for fmt, path in rendered.outputs.items()}
+
+
+def publish_latest(settings: Settings, written: dict[str, Path]) -> Path:
+    """Copy rendered reports into ``reports/latest/`` (copies, so a reader never follows a
+    dangling link; each file is replaced atomically)."""
     latest = settings.reports_dir / "latest"
     latest.mkdir(parents=True, exist_ok=True)
     for name, path in written.items():
-        shutil.copyfile(path, latest / name)
-    return written
+        staging = latest / f".{name}.partial"
+        shutil.copyfile(path, staging)
+        staging.replace(latest / name)
+    return latest
+
+
+@dataclass(frozen=True)
+class RenderedReports:
+    """What a rendering pass wrote, and which reports failed (the others are still published)."""
+
+    run_id: str
+    written: dict[str, Path]
+    failed: dict[str, str]
+
+
+def render_reports(
+    settings: Settings,
+    run_id: str | None = None,
+    formats: tuple[Format, ...] = ("html", "pdf"),
+    *,
+    kinds: tuple[ReportKind, ...] = REPORT_KINDS,
+    site_id: str | None = None,
+    jobs: int = 2,
+) -> RenderedReports:
+    """Render the reports of a stored run (default: the latest) and publish them to
+    ``reports/latest/``. The reports are shared among ``jobs`` workers, each rendering its
+    share one after another in one warm kernel process: two workers use both cores of a
+    small machine. One report failing does not stop the others; it is named in
+    ``failed`` with the reason."""
+    run, plan = planned_reports(settings, run_id, kinds, site_id)
+    shares = [plan[i :: max(1, jobs)] for i in range(max(1, jobs))]
+
+    def render_share(
+        share: list[tuple[ReportKind, str | None]],
+    ) -> tuple[dict[str, Path], dict[str, str]]:
+        written: dict[str, Path] = {}
+        failed: dict[str, str] = {}
+        with WarmKernel(REPORTS_SOURCE_DIR) as kernel:
+            for kind, site in share:
+                try:
+                    written.update(render_one_report(settings, run, kind, site, formats, kernel))
+                except RenderError as error:
+                    failed[report_stem(kind, site)] = str(error)
+        return written, failed
+
+    written: dict[str, Path] = {}
+    failed: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=len(shares)) as pool:
+        for done, broke in pool.map(render_share, [share for share in shares if share]):
+            written.update(done)
+            failed.update(broke)
+    publish_latest(settings, written)
+    return RenderedReports(run, written, failed)
 
 
 INBOX_SUFFIXES: frozenset[str] = frozenset({".xlsx", ".ods", ".csv"})

@@ -16,7 +16,6 @@ from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from reval.contract import EMPOWERS_ITEMS
@@ -85,6 +84,8 @@ def pooled_change(pairs: pd.DataFrame) -> dict[str, float]:
         ignore_index=True,
     )
     sites = pd.get_dummies(long["site_id"], drop_first=True, dtype=float)
+    import statsmodels.api as sm  # here, not at the top: it takes seconds and reports never fit GEE
+
     exog = sm.add_constant(pd.concat([long[["after_wave"]], sites], axis=1), has_constant="add")
     groups = (long["site_id"] + "\x1f" + long["respondent_id"].astype(str)).factorize()[0]
     fit = sm.GEE(long["value"].to_numpy(float), exog.to_numpy(float), groups=groups,

@@ -90,6 +90,12 @@ PATTERN_COLUMNS: Final[dict[str, tuple[tuple[re.Pattern[str], str], ...]]] = {
 }
 
 
+RUN_TABLES: Final[tuple[str, ...]] = (
+    "results", "intended_results", "balance_results", "unintended_results", "evaluation_runs",
+)  # fmt: skip
+"""Everything stored per evaluation run."""
+
+
 class WarehouseBusyError(RevalError):
     """Another process is writing; the caller may try again shortly."""
 
@@ -196,6 +202,23 @@ class Warehouse:
                 gas_level INTEGER)
             """
         )
+        # what the reports draw besides the estimates: covariate balance per matched
+        # comparison (love plots) and the outcomes nobody intended
+        self.con.execute(
+            """
+            CREATE TABLE IF NOT EXISTS balance_results (
+                run_id VARCHAR NOT NULL, site_id VARCHAR NOT NULL, outcome VARCHAR NOT NULL,
+                covariate VARCHAR NOT NULL, smd_before DOUBLE, smd_after DOUBLE,
+                var_ratio_before DOUBLE, var_ratio_after DOUBLE, flag BOOLEAN)
+            """
+        )
+        self.con.execute(
+            """
+            CREATE TABLE IF NOT EXISTS unintended_results (
+                run_id VARCHAR NOT NULL, site_id VARCHAR NOT NULL, source VARCHAR NOT NULL,
+                what VARCHAR, estimate DOUBLE, ci_low DOUBLE, ci_high DOUBLE, valence VARCHAR)
+            """
+        )
 
     def store_evaluation(
         self,
@@ -206,12 +229,15 @@ class Warehouse:
         failures: list[dict[str, str]],
         schema_version: str,
         inputs_fingerprint: str | None = None,
+        *,
+        balance: pd.DataFrame | None = None,
+        unintended: pd.DataFrame | None = None,
     ) -> None:
         """Replace everything stored for ``run_id`` in one transaction (a rerun of the same
         run id stores the same rows once)."""
         finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with self.transaction():
-            for table in ("results", "intended_results", "evaluation_runs"):
+            for table in RUN_TABLES:
                 self.con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
             self.con.execute(
                 "INSERT INTO evaluation_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -222,6 +248,10 @@ class Warehouse:
                 self._append("results", results.assign(run_id=run_id))
             if not intended.empty:
                 self._append("intended_results", intended.assign(run_id=run_id))
+            for table, frame in (("balance_results", balance), ("unintended_results", unintended)):
+                if frame is not None and not frame.empty:
+                    wanted = [c for c in self.columns(table) if c in frame.columns]
+                    self._append(table, frame[wanted].assign(run_id=run_id))
 
     def inputs_fingerprint(self) -> str:
         """Which uploads the current data come from: equal fingerprints, equal inputs."""
@@ -261,6 +291,39 @@ class Warehouse:
             params,
         ).df()
         return results, intended
+
+    def run_tables(self, run_id: str, site_id: str | None = None) -> dict[str, pd.DataFrame]:
+        """What a report of one run draws on, for one site (with the pooled rows) or all."""
+        where, params = "WHERE run_id = ?", [run_id]
+        if site_id is not None:
+            where += " AND site_id IN (?, 'all')"
+            params = [run_id, site_id]
+        order = {"results": "site_id, kind, measure, wave", "intended_results": "site_id, outcome_id",
+                 "balance_results": "site_id, outcome", "unintended_results": "site_id, source"}  # fmt: skip
+        tables = {
+            table: self.con.execute(
+                f"SELECT * EXCLUDE (run_id) FROM {table} {where} ORDER BY {columns}", params
+            ).df()
+            for table, columns in order.items()
+        }
+        tables["evaluation_runs"] = self.con.execute(
+            "SELECT * FROM evaluation_runs WHERE run_id = ?", [run_id]
+        ).df()
+        return tables
+
+    def rejection_reasons(self) -> pd.DataFrame:
+        """Rejected rows per ingest, table and reason (a row with two problems counts once
+        under each reason)."""
+        return self.con.execute(
+            """
+            WITH reasons AS (
+                SELECT ingest_id, table_name, source_row,
+                       unnest(CAST(json_extract_string(problems, '$[*].reason') AS VARCHAR[])) AS reason
+                FROM rejected_rows)
+            SELECT ingest_id, table_name, reason, count(DISTINCT source_row) AS rows
+            FROM reasons GROUP BY ALL ORDER BY ALL
+            """
+        ).df()
 
     def _refresh_view(self, table: str) -> None:
         self.con.execute(

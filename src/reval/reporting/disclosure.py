@@ -71,10 +71,17 @@ def _secondary(counts: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     return hidden
 
 
+NOT_PEOPLE: Final[frozenset[str]] = frozenset({"gas_t"})
+"""Result kinds whose ``n`` counts something other than people (GAS: outcomes measured)."""
+
+
 def withhold_small_estimates(results: pd.DataFrame, *, n_column: str = "n",
-                             threshold: int = THRESHOLD) -> pd.DataFrame:  # fmt: skip
+                             threshold: int = THRESHOLD,
+                             not_people: frozenset[str] = NOT_PEOPLE) -> pd.DataFrame:  # fmt: skip
     """Estimates based on fewer than ``threshold`` people lose their numbers and say why."""
     small = results[n_column].notna() & (results[n_column] < threshold)
+    if "kind" in results:
+        small &= ~results["kind"].isin(not_people)
     out = results.copy()
     for column in ("estimate", "ci_low", "ci_high"):
         if column in out:

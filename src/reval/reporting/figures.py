@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt  # picks a non-interactive backend on machines with no display
 import pandas as pd
 from matplotlib.figure import Figure
@@ -52,4 +53,183 @@ def love_plot(balance: pd.DataFrame, *, title: str = "Balance before and after m
         + (f"still above the 0.1 line after matching: {', '.join(unbalanced)}."
            if unbalanced else "after matching every characteristic is under the 0.1 line.")
     )  # fmt: skip
+    return Chart(figure, alt)
+
+
+def forest_plot(effects: pd.DataFrame, *, xlabel: str, title: str = "") -> Chart:
+    """Estimates with 95% intervals, one row per ``label``; the zero line is 'no effect'."""
+    table = effects.dropna(subset=["estimate"]).iloc[::-1]
+    figure, axes = plt.subplots(figsize=(7.5, 0.32 * len(table) + 1.4), layout="constrained")
+    rows = range(len(table))
+    axes.errorbar(table["estimate"], rows,
+                  xerr=[table["estimate"] - table["ci_low"], table["ci_high"] - table["estimate"]],
+                  fmt="o", color=OKABE_ITO["blue"], ecolor=OKABE_ITO["sky_blue"], capsize=3)  # fmt: skip
+    axes.axvline(0, color=OKABE_ITO["black"], linewidth=1)
+    axes.set_yticks(list(rows), table["label"].tolist())
+    axes.set_xlabel(xlabel)
+    if title:
+        axes.set_title(title)
+    clear = table[(table["ci_low"] > 0) | (table["ci_high"] < 0)]
+    alt = (
+        f"Forest plot of {len(table)} estimates with 95% intervals. "
+        + (f"Intervals clear of zero: {'; '.join(f'{r.label} {r.estimate:.2f} ({r.ci_low:.2f} to {r.ci_high:.2f})' for r in clear.itertuples())}."
+           if len(clear) else "Every interval crosses zero.")
+    )  # fmt: skip
+    return Chart(figure, alt)
+
+
+SHARE_COLOURS = {
+    "disagree": OKABE_ITO["vermillion"],
+    "neither": "#BBBBBB",
+    "agree": OKABE_ITO["blue"],
+}
+
+
+def diverging_bars(shares: pd.DataFrame, *, title: str = "") -> Chart:
+    """Disagree to the left of zero, agree to the right, 'neither' split across it; one bar
+    per statement and wave (baseline above follow-up)."""
+    table = shares.sort_values(["paradigm", "item", "wave"], ascending=[True, True, False])
+    labels = [f"{'[new] ' if p == 'new' else '[old] '}{s} (wave {w})"
+              for p, s, w in zip(table["paradigm"], table["statement"], table["wave"], strict=True)]  # fmt: skip
+    figure, axes = plt.subplots(figsize=(9, 0.34 * len(table) + 1.6), layout="constrained")
+    rows = list(range(len(table)))
+    shown = table["shown"].to_numpy(bool)
+    neither = table["neither"].fillna(0).to_numpy() * 100
+    disagree = table["disagree"].fillna(0).to_numpy() * 100
+    agree = table["agree"].fillna(0).to_numpy() * 100
+    axes.barh(rows, -disagree, left=-neither / 2, color=SHARE_COLOURS["disagree"], label="Disagree")
+    axes.barh(rows, neither, left=-neither / 2, color=SHARE_COLOURS["neither"], label="Neither")
+    axes.barh(rows, agree, left=neither / 2, color=SHARE_COLOURS["agree"], label="Agree")
+    for row, ok in zip(rows, shown, strict=True):
+        if not ok:
+            axes.text(
+                0, row, "not shown: fewer than 5 people", ha="center", va="center", fontsize=8
+            )
+    axes.axvline(0, color=OKABE_ITO["black"], linewidth=0.8)
+    axes.set_yticks(rows, labels, fontsize=8)
+    axes.set_xlim(-100, 100)
+    axes.set_xlabel("% of people answering (disagree left, agree right)")
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 if len(table) < 6 else -0.04),
+                ncol=3, frameon=False)  # fmt: skip
+    if title:
+        axes.set_title(title)
+    visible = table[table["shown"]]
+    moves = []
+    for _, group in visible.groupby("item"):
+        if group["wave"].nunique() > 1:
+            first, last = group.sort_values("wave").iloc[[0, -1]].itertuples()
+            moves.append(f"{first.statement}: agree {first.agree:.0%} -> {last.agree:.0%}")
+    alt = (f"Diverging stacked bars of agreement with {table['item'].nunique()} paradigm statements by wave. "
+           + ("; ".join(moves) + "." if moves else ""))  # fmt: skip
+    return Chart(figure, alt)
+
+
+def empowers_chart(profile: pd.DataFrame, *, title: str = "") -> Chart:
+    """Mean EMPOWERS rating (0-10) per behaviour, one bar per wave, with 95% intervals."""
+    waves = sorted(profile["wave"].unique())
+    behaviours = list(dict.fromkeys(profile["behaviour"]))
+    figure, axes = plt.subplots(figsize=(7.5, 0.5 * len(behaviours) * max(1, len(waves) / 2) + 1.5),
+                                layout="constrained")  # fmt: skip
+    height = 0.8 / max(len(waves), 1)
+    colours = [OKABE_ITO["sky_blue"], OKABE_ITO["blue"], OKABE_ITO["green"], OKABE_ITO["orange"]]
+    for k, wave in enumerate(waves):
+        part = profile[profile["wave"] == wave].set_index("behaviour").reindex(behaviours)
+        y = [i + k * height for i in range(len(behaviours))]
+        error = [
+            (part["mean"] - part["ci_low"]).fillna(0),
+            (part["ci_high"] - part["mean"]).fillna(0),
+        ]
+        axes.barh(y, part["mean"].fillna(0), height=height, color=colours[k % len(colours)],
+                  xerr=error, capsize=2, label=f"Wave {wave}")  # fmt: skip
+    axes.set_yticks([i + height * (len(waves) - 1) / 2 for i in range(len(behaviours))], behaviours)
+    axes.invert_yaxis()
+    axes.set_xlim(0, 10)
+    axes.set_xlabel("How strongly people see the movement doing this (0-10)")
+    axes.legend(loc="lower right", frameon=False)
+    if title:
+        axes.set_title(title)
+    last = profile[profile["wave"] == waves[-1]].dropna(subset=["mean"]) if waves else profile
+    top = last.sort_values("mean", ascending=False).head(2)
+    alt = (f"Bar chart of the EMPOWERS profile over {len(waves)} waves. "
+           + (f"Strongest at wave {waves[-1]}: " + ", ".join(f"{r.behaviour} {r.mean:.1f}" for r in top.itertuples()) + "."
+              if len(top) else ""))  # fmt: skip
+    return Chart(figure, alt)
+
+
+def six_box_chart(counts: pd.DataFrame, *, title: str = "") -> Chart:
+    """The Revaluation grid: kinds of value by visible/invisible, counts already suppressed."""
+    body = counts.drop(index="Total", errors="ignore").drop(columns="Total", errors="ignore")
+    figure, axes = plt.subplots(figsize=(6, 3.2), layout="constrained")
+    axes.set_xlim(0, len(body.columns))
+    axes.set_ylim(0, len(body.index))
+    fills = {"visible": "#CFE6F5", "invisible": "#F3E1C5"}
+    for i, kind in enumerate(body.index):
+        for j, visibility in enumerate(body.columns):
+            y = len(body.index) - 1 - i
+            axes.add_patch(plt.Rectangle((j, y), 1, 1, facecolor=fills.get(visibility, "white"),
+                                         edgecolor=OKABE_ITO["black"]))  # fmt: skip
+            axes.text(j + 0.5, y + 0.5, f"{kind}\n{visibility}\n{body.iloc[i, j]} items",
+                      ha="center", va="center", fontsize=10)  # fmt: skip
+    axes.set_axis_off()
+    if title:
+        axes.set_title(title)
+    cells = "; ".join(
+        f"{kind} {vis}: {body.loc[kind, vis]}" for kind in body.index for vis in body.columns
+    )
+    return Chart(figure, f"Six-box grid of value items by kind and visibility. {cells}.")
+
+
+PHASE_COLOURS = {
+    "enduring_crisis": "#E8E8E8", "emergence": "#CFE6F5", "impact_formalisation": "#CDEBDD",
+    "adaptation": "#FBEBC4", "decline": "#F6D3C0",
+}  # fmt: skip
+
+
+def timeline_chart(events: pd.DataFrame, *, title: str = "") -> Chart:
+    """Events in date order, each on its own line, coloured by the movement's phase."""
+    table = events.assign(event_date=pd.to_datetime(events["event_date"])).sort_values("event_date")
+    figure, axes = plt.subplots(figsize=(8, 0.38 * len(table) + 1.4), layout="constrained")
+    rows = list(range(len(table)))[::-1]
+    middle = table["event_date"].min() + (table["event_date"].max() - table["event_date"].min()) / 2
+    for row, event in zip(rows, table.itertuples(), strict=True):
+        axes.scatter(event.event_date, row, s=70, color=OKABE_ITO["blue"], zorder=3)
+        left = event.event_date > middle  # late events are labelled to the left of their dot
+        axes.text(event.event_date, row + 0.25, f"  {event.description}  ", fontsize=8, va="bottom",
+                  ha="right" if left else "left")  # fmt: skip
+        axes.axhspan(row - 0.5, row + 0.5, color=PHASE_COLOURS.get(event.phase, "white"), zorder=0)
+    axes.set_yticks(rows, [p.replace("_", " ") for p in table["phase"]], fontsize=8)
+    axes.set_ylim(-0.6, len(table) - 0.2)
+    axes.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=6))
+    axes.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+    axes.set_xlabel("Date")
+    if title:
+        axes.set_title(title)
+    phases = list(dict.fromkeys(table["phase"]))
+    alt = (f"Timeline of {len(table)} events from {table['event_date'].min():%B %Y} to "
+           f"{table['event_date'].max():%B %Y}, moving through the phases "
+           f"{', '.join(p.replace('_', ' ') for p in phases)}.")  # fmt: skip
+    return Chart(figure, alt)
+
+
+def change_chart(
+    changes: pd.DataFrame, *, xlabel: str, title: str = "", large: bool = False
+) -> Chart:
+    """Change per ``label`` with its likely range: big, plain bars for sense-making sessions."""
+    table = changes.dropna(subset=["estimate"]).iloc[::-1]
+    size = 15 if large else 10
+    figure, axes = plt.subplots(figsize=(8, 1.1 * len(table) + 1.6), layout="constrained")
+    rows = range(len(table))
+    colours = [OKABE_ITO["blue"] if good else OKABE_ITO["orange"] for good in table["good"]]
+    axes.barh(rows, table["estimate"], color=colours, height=0.6,
+              xerr=[table["estimate"] - table["ci_low"], table["ci_high"] - table["estimate"]],
+              capsize=6, error_kw={"linewidth": 2})  # fmt: skip
+    axes.axvline(0, color=OKABE_ITO["black"], linewidth=1.2)
+    axes.set_yticks(list(rows), table["label"].tolist(), fontsize=size)
+    axes.tick_params(axis="x", labelsize=size - 2)
+    axes.set_xlabel(xlabel, fontsize=size - 2)
+    if title:
+        axes.set_title(title, fontsize=size)
+    alt = "Bar chart of change with likely ranges: " + "; ".join(
+        f"{r.label} {r.estimate:+.1f} (likely {r.ci_low:.1f} to {r.ci_high:.1f})" for r in table.iloc[::-1].itertuples()
+    ) + "."  # fmt: skip
     return Chart(figure, alt)

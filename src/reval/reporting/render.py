@@ -12,6 +12,7 @@ the PDF. Either way a failure names the chunk that failed.
 
 from __future__ import annotations
 
+import base64
 import html as html_lib
 import re
 import shutil
@@ -25,6 +26,7 @@ from typing import Literal
 from reval.errors import RevalError
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+ALT_UNSAFE = re.compile(r"[\[\]\\]")
 Format = Literal["html", "pdf"]
 Engine = Literal["quarto", "builtin"]
 
@@ -62,12 +64,49 @@ def render_report(
     *,
     quarto: str | None = None,
     timeout: float = 600.0,
+    kernel: WarmKernel | None = None,
 ) -> RenderedReport:
-    """Render ``source`` to ``out_dir/stem.<format>`` for each format."""
+    """Render ``source`` to ``out_dir/stem.<format>`` for each format. The built-in
+    renderer uses ``kernel`` when given (one warm kernel for many reports), else a fresh one."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if quarto:
         return _render_with_quarto(quarto, source, out_dir, stem, params, formats, timeout)
-    return _render_builtin(source, out_dir, stem, params, formats, timeout)
+    return _render_builtin(source, out_dir, stem, params, formats, timeout, kernel)
+
+
+class WarmKernel:
+    """One Jupyter kernel kept alive across several reports rendered one after another in
+    the same thread. Starting a kernel and importing pandas, matplotlib and reval costs
+    seconds per report; the namespace is reset between reports, the imports stay."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.manager: object | None = None
+
+    def __enter__(self) -> WarmKernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.manager is not None:
+            self.manager.shutdown_kernel(now=True)  # type: ignore[attr-defined]
+            self.manager = None
+
+    def client_for(self, notebook: object, timeout: float) -> object:
+        from jupyter_client import KernelManager
+        from nbclient import NotebookClient
+
+        if self.manager is None:
+            self.manager = KernelManager(kernel_name="python3")
+            self.manager.start_kernel(cwd=str(self.cwd))  # type: ignore[attr-defined]
+        notebook.cells.insert(0, _code_cell("%reset -f", "injected"))  # type: ignore[attr-defined]
+        return NotebookClient(notebook, km=self.manager, timeout=timeout, kernel_name="python3",
+                              resources={"metadata": {"path": str(self.cwd)}})  # fmt: skip
+
+
+def _code_cell(source: str, tag: str) -> object:
+    import nbformat
+
+    return nbformat.v4.new_code_cell(source, metadata={"tags": [tag]})
 
 
 def _render_with_quarto(quarto: str, source: Path, out_dir: Path, stem: str, params: Mapping[str, object],
@@ -106,9 +145,9 @@ def _failing_chunk(log: str) -> str:
 
 
 def _render_builtin(source: Path, out_dir: Path, stem: str, params: Mapping[str, object],
-                    formats: Sequence[Format], timeout: float) -> RenderedReport:  # fmt: skip
+                    formats: Sequence[Format], timeout: float,
+                    kernel: WarmKernel | None = None) -> RenderedReport:  # fmt: skip
     import jupytext
-    import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -117,20 +156,26 @@ def _render_builtin(source: Path, out_dir: Path, stem: str, params: Mapping[str,
         (i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])), -1
     )
     assignments = "\n".join(f"{key} = {value!r}" for key, value in params.items())
-    notebook.cells.insert(
-        where + 1, nbformat.v4.new_code_cell(assignments, metadata={"tags": ["injected"]})
-    )
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(source.parent)}})  # fmt: skip
+    notebook.cells.insert(where + 1, _code_cell(assignments, "injected"))
+    if kernel is not None and kernel.cwd == source.parent:
+        client = kernel.client_for(notebook, timeout)
+    else:
+        client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(source.parent)}})  # fmt: skip
     try:
-        client.execute()
+        client.execute()  # type: ignore[attr-defined]
     except CellExecutionError as error:
         index = next((i for i, c in enumerate(notebook.cells)
                       if any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)  # fmt: skip
         first = notebook.cells[index].source.splitlines()[0] if index is not None else "?"
         raise RenderError(source, f"cell {index} ('{first}')", str(error)) from error
+    finally:
+        if kernel is not None and client.kc is not None:  # type: ignore[attr-defined]
+            client.kc.stop_channels()  # the kernel lives on; this client's sockets do not
     title = next((c.source.lstrip("# ").splitlines()[0] for c in notebook.cells
                   if c.cell_type == "markdown" and c.source.startswith("# ")), stem)  # fmt: skip
+    if params.get("site_id"):
+        title = f"{title} - {params['site_id']}"
     outputs: dict[str, Path] = {}
     if "html" in formats:
         outputs["html"] = out_dir / f"{stem}.html"
@@ -166,19 +211,47 @@ def _html(notebook: object, title: str) -> str:
     )
 
 
+TYPST_HEADER = """
+#show table: set text(size: 8pt)
+#show heading: set block(above: 1.2em, below: 0.6em)
+"""
+
+
 def _pdf(notebook: object, target: Path) -> None:
-    """Markdown of the executed notebook -> typst (pandoc) -> PDF (typst)."""
+    """Markdown of the executed notebook -> typst (pandoc) -> PDF (typst). Figures keep
+    their alt text as the image description; captions stay the report's own lines."""
     import pypandoc
     import typst
-    from nbconvert import MarkdownExporter
 
-    markdown, resources = MarkdownExporter(exclude_input=True).from_notebook_node(notebook)
     with tempfile.TemporaryDirectory(prefix="reval-pdf-") as scratch:
         folder = Path(scratch)
-        for name, data in resources.get("outputs", {}).items():
-            (folder / name).write_bytes(data)
+        (folder / "header.typ").write_text(TYPST_HEADER, encoding="utf-8")
+        (folder / "page.yaml").write_text("margin:\n  x: 2cm\n  y: 2cm\n", encoding="utf-8")
         source = pypandoc.convert_text(
-            markdown, "typst", format="markdown", extra_args=["--standalone"]
-        )
+            _markdown(notebook, folder), "typst", format="markdown-implicit_figures",
+            extra_args=["--standalone", "-V", "papersize=a4", "-V", "fontsize=10pt",
+                        "--metadata-file", str(folder / "page.yaml"),
+                        "--include-in-header", str(folder / "header.typ")],
+        )  # fmt: skip
         (folder / "report.typ").write_text(source, encoding="utf-8")
         typst.compile(str(folder / "report.typ"), output=str(target), root=str(folder))
+
+
+def _markdown(notebook: object, folder: Path) -> str:
+    """The report as Markdown: markdown cells as written, code cells by their displayed
+    outputs (figures written beside it); code, streams and plain reprs left out."""
+    parts: list[str] = []
+    for i, cell in enumerate(notebook.cells):  # type: ignore[attr-defined]
+        if cell.cell_type == "markdown":
+            parts.append(cell.source)
+            continue
+        for j, output in enumerate(cell.get("outputs", [])):
+            data = output.get("data", {})
+            if "image/png" in data:
+                name = f"figure-{i}-{j}.png"
+                (folder / name).write_bytes(base64.b64decode(data["image/png"]))
+                alt = output.get("metadata", {}).get("image/png", {}).get("alt", "")
+                parts.append(f"![{ALT_UNSAFE.sub(' ', alt)}]({name}){{width=100%}}")
+            elif "text/markdown" in data:
+                parts.append(data["text/markdown"])
+    return "\n\n".join(parts)

@@ -1,0 +1,167 @@
+# %% [markdown]
+# # Site report: what changed, and what was intended
+
+# %% tags=["parameters"]
+home = ".reval"
+run_id = ""
+site_id = ""
+
+# %%
+from pathlib import Path
+
+from reval.config import Settings
+from reval.methods import method_explanations
+from reval.reporting import content, figures
+from reval.reporting.inputs import report_inputs
+from reval.reporting.present import plain, show_figure, show_list, show_table, show_text
+
+data = report_inputs(Settings(home=Path(home)), run_id or None, site_id)
+site = data.site_id
+name = plain(data.site_name(site))
+results = data.results[data.results["site_id"] == site]
+show_text(
+    f"**{name}** ({plain(site)}) - results of evaluation run `{data.run_id}` ({data.finished_at}). "
+    "Every estimate is shown with its 95% interval; counts below 5 are shown as <5."
+)
+
+# %% [markdown]
+# ## Summary
+
+# %%
+show_list(
+    content.summary_sentences(data, site), empty="No results could be estimated for this site."
+)
+
+# %% [markdown]
+# ## Intended versus actual outcomes
+
+# %%
+show_table(content.intended_table(data.intended), "What the site set out to change, and what happened.",
+           empty="No intended outcomes were recorded for this site.", hide=("Site",))  # fmt: skip
+show_table(content.gas_table(results), "Goal Attainment Scaling T-score (50 = targets met on average).",
+           hide=("Site",))  # fmt: skip
+
+# %% [markdown]
+# ## Effects against matched comparison groups
+
+# %%
+did = content.effect_rows(results, "did", by_site=False)
+if len(did):
+    show_figure(figures.forest_plot(did, xlabel="Change in participants minus change in matched comparisons"),
+                "Figure: matched difference-in-differences for each outcome, with 95% intervals.")  # fmt: skip
+show_table(
+    content.matched_table(results),
+    empty="No matched comparison records for this site.",
+    hide=("Site",),
+)
+
+# %% [markdown]
+# ### Balance of the matched groups
+
+# %%
+balance = content.balance_summary(data.balance, site)
+if len(balance):
+    show_figure(figures.love_plot(balance, title="Participants and comparisons, before and after matching"),
+                "Figure: love plot - the largest standardised difference on each characteristic over "
+                "the matched outcomes; under 0.1 counts as balanced.")  # fmt: skip
+else:
+    show_text("*No matched comparison for this site.*")
+
+# %% [markdown]
+# ## Wellbeing and loneliness
+
+# %%
+change = content.effect_rows(results, "survey_change", by_site=False)
+if len(change):
+    show_figure(figures.forest_plot(change, xlabel="Change since the baseline survey (scale points)"),
+                "Figure: change in wellbeing and loneliness since the baseline survey, with 95% intervals.")  # fmt: skip
+show_table(
+    content.change_table(results, ("survey_change",)),
+    "Change from the baseline survey.",
+    hide=("Site",),
+)
+
+# %% [markdown]
+# ## Paradigm shift
+
+# %%
+shares = data.statement_shares[data.statement_shares["site_id"] == site]
+if len(shares):
+    show_figure(figures.diverging_bars(shares),
+                "Figure: share disagreeing (left) and agreeing (right) with each statement, by survey wave. "
+                "A shift to the new paradigm shows as more agreement with [new] statements and less with [old] ones.")  # fmt: skip
+show_table(
+    content.change_table(results, ("paradigm_index",)),
+    "Change in the paradigm index.",
+    hide=("Site",),
+)
+
+# %% [markdown]
+# ## How people see the movement (EMPOWERS)
+
+# %%
+profile = data.empowers[data.empowers["site_id"] == site]
+if len(profile):
+    show_figure(
+        figures.empowers_chart(profile),
+        "Figure: mean EMPOWERS rating per behaviour and wave, with 95% intervals.",
+    )
+else:
+    show_text("*No EMPOWERS ratings for this site.*")
+
+# %% [markdown]
+# ## Revaluation: the value of the movement
+
+# %%
+grid = content.six_box_counts(data.value_items, site)
+if len(grid):
+    show_figure(figures.six_box_chart(grid, title="Items of value at the latest story session"),
+                "Figure: the six boxes - kinds of value, visible and invisible (counts below 5 shown as <5).")  # fmt: skip
+    moved, which = content.moved_items(data.value_items, site)
+    show_text(f"Items that moved from invisible to visible between sessions: **{moved}**.")
+    show_list(which, empty="(Items are listed only when 5 or more moved.)")
+show_table(content.value_table(results), "Calculated value after deadweight, attribution, displacement "
+           "and drop-off, under low, central and high adjustments.",
+           empty="No calculated value for this site.", hide=("Site",))  # fmt: skip
+
+# %% [markdown]
+# ## Timeline
+
+# %%
+events = data.events[data.events["site_id"] == site]
+if len(events):
+    show_figure(
+        figures.timeline_chart(events, title="Events and phases of the movement"),
+        "Figure: the sequence of events, each line shaded by the phase the site was in.",
+    )
+else:
+    show_text("*No events recorded.*")
+
+# %% [markdown]
+# ## Unintended outcomes
+
+# %%
+show_list(content.unintended_lines(data.unintended, site), empty="None found.")
+
+# %% [markdown]
+# ## Stories (shared with consent)
+
+# %%
+show_list([f"\u201c{s}\u201d" for s in content.chosen_stories(data.stories, site)],
+          empty="No story was shared with consent.")  # fmt: skip
+
+# %% [markdown]
+# ## Appendix A: data quality
+
+# %%
+show_table(content.files_table(data.files), "Files received from this site.", empty="No files received.",
+           hide=("Site",))  # fmt: skip
+show_table(content.rejections_table(data.rejections, data.files), "Rows rejected, and why.",
+           empty="No rows were rejected.")  # fmt: skip
+
+# %% [markdown]
+# ## Appendix B: methods
+
+# %%
+for method, text in method_explanations().items():
+    show_text(f"**{method.replace('_', ' ').capitalize()}.** {text}")

@@ -1,0 +1,443 @@
+"""What the reports say: stored results and current data in, display-ready frames and plain
+sentences out. Pure (no files, no database); disclosure control is applied here, so a
+report source cannot forget it.
+
+Counts of people, rows or items are always shown through :func:`count_text`: a count of
+1-4 becomes "<5" wherever it appears.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+import pandas as pd
+
+from reval.contract import EMPOWERS_ITEMS
+from reval.reporting.disclosure import SUPPRESSED, THRESHOLD, suppress_counts
+from reval.revaluation import KINDS, VISIBILITY, moved_to_visible, six_box_grid
+from reval.survey import empowers_profile
+
+Scope = Literal["programme", "site"]
+
+MEASURE_NAMES: Final[dict[str, str]] = {
+    "swemwbs": "Wellbeing (SWEMWBS, 7-35)",
+    "ucla3": "Loneliness (UCLA 3-item, 3-9)",
+    "paradigm_index": "Paradigm index (new minus old agreement)",
+    "ae_visits": "A&E visits",
+    "gp_contacts": "GP contacts",
+    "admissions": "Hospital admissions",
+    "wellbeing": "Wellbeing (GP record)",
+}
+PLAIN_MEASURES: Final[dict[str, str]] = {
+    "swemwbs": "wellbeing",
+    "ucla3": "loneliness",
+    "paradigm_index": "agreement with the new ways of thinking about health",
+}
+REASONS_IN_WORDS: Final[dict[str, str]] = {
+    "missing_value": "a required answer was blank",
+    "wrong_type": "a value was not the expected kind (number, date, text)",
+    "not_allowed": "a value was not one of the allowed options",
+    "not_on_scale": "an answer was not on the question's scale",
+    "out_of_range": "a number was outside the allowed range",
+    "bad_format": "a date or code was written in a form reval cannot read for sure",
+    "too_long": "a text was too long",
+    "duplicate_key": "the same record appeared twice",
+    "rule_broken": "a rule linking columns was broken",
+    "unknown_site": "the site was not registered",
+    "unknown_item": "a paradigm statement was not in the catalogue",
+    "unknown_measure": "an intended outcome named an unknown measure",
+    "personal_identifier": "a personal identifier (e.g. NHS number) was found and removed",
+    "wrong_site": "the rows belonged to another site",
+    "missing_column": "a required column was missing",
+}
+PHASES: Final[tuple[str, ...]] = (
+    "enduring_crisis", "emergence", "impact_formalisation", "adaptation", "decline",
+)  # fmt: skip
+
+
+def count_text(n: object, threshold: int = THRESHOLD) -> str:
+    """A count as readers may see it: 1-4 become "<5"."""
+    if n is None or (isinstance(n, float) and math.isnan(n)) or n is pd.NA:
+        return "-"
+    if isinstance(n, str):
+        return n
+    value = int(n)  # type: ignore[call-overload]
+    return SUPPRESSED if 0 < value < threshold else str(value)
+
+
+def interval_text(estimate: float, low: float, high: float, digits: int = 2) -> str:
+    if any(pd.isna(v) for v in (estimate, low, high)):
+        return "not estimated"
+    return f"{estimate:.{digits}f} ({low:.{digits}f} to {high:.{digits}f})"
+
+
+def measure_name(measure: str) -> str:
+    if measure in MEASURE_NAMES:
+        return MEASURE_NAMES[measure]
+    if measure.startswith("emp_"):
+        return f"EMPOWERS: {measure.removeprefix('emp_')}"
+    return measure.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything one report shows, read in one go from the warehouse (see
+    ``reval.pipeline.report_inputs``). Survey answers arrive already aggregated: no
+    respondent-level row reaches a report."""
+
+    run_id: str
+    site_id: str | None
+    sites: pd.DataFrame
+    results: pd.DataFrame
+    intended: pd.DataFrame
+    balance: pd.DataFrame
+    unintended: pd.DataFrame
+    statement_shares: pd.DataFrame
+    empowers: pd.DataFrame
+    value_items: pd.DataFrame
+    events: pd.DataFrame
+    stories: pd.DataFrame
+    files: pd.DataFrame
+    rejections: pd.DataFrame
+    failures: list[dict[str, str]] = field(default_factory=list)
+    finished_at: str = ""
+
+    @property
+    def site_ids(self) -> list[str]:
+        return sorted(self.sites["site_id"]) if self.site_id is None else [self.site_id]
+
+    def site_name(self, site_id: str) -> str:
+        names = dict(zip(self.sites["site_id"], self.sites["site_name"], strict=True))
+        return str(names.get(site_id, site_id))
+
+
+# --- aggregation of survey answers (runs before anything reaches a report) ---------------
+
+
+def statement_shares(
+    responses: pd.DataFrame, statements: pd.DataFrame, threshold: int = THRESHOLD
+) -> pd.DataFrame:
+    """Disagree / neither / agree shares of each paradigm statement per site and wave.
+
+    Disclosure: a disagree or agree group of 1-4 people is folded into "neither" (the
+    figure says so); if "neither" is then still 1-4 people, or the whole group is under
+    the threshold, the bar is withheld.
+    """
+    rows = []
+    for item in statements["item"]:
+        column = f"para_{item}_now"
+        if column not in responses:
+            continue
+        answered = responses[["site_id", "wave", column]].dropna(subset=[column])
+        for (site, wave), group in answered.groupby(["site_id", "wave"]):
+            values = group[column].astype(float)
+            counts = {"disagree": int((values <= 2).sum()), "neither": int((values == 3).sum()),
+                      "agree": int((values >= 4).sum())}  # fmt: skip
+            folded = False
+            for side in ("disagree", "agree"):
+                if 0 < counts[side] < threshold:
+                    counts["neither"] += counts.pop(side)
+                    counts[side] = 0
+                    folded = True
+            people = sum(counts.values())
+            shown = people >= threshold and not (0 < counts["neither"] < threshold)
+            rows.append({"site_id": site, "wave": int(wave), "item": item, "people": people,
+                         "shown": shown, "folded": folded,
+                         **{k: (v / people if shown else math.nan) for k, v in counts.items()}})  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["site_id", "wave", "item", "people", "shown", "folded",
+                                        "disagree", "neither", "agree"])  # fmt: skip
+    return frame.merge(statements[["item", "statement", "paradigm"]], on="item", how="left")
+
+
+def empowers_means(responses: pd.DataFrame, threshold: int = THRESHOLD) -> pd.DataFrame:
+    """EMPOWERS profile per site and wave; means resting on fewer than 5 people withheld."""
+    present = [c for c in EMPOWERS_ITEMS if c in responses]
+    if not present or responses.empty:
+        return pd.DataFrame(
+            columns=["site_id", "wave", "behaviour", "mean", "ci_low", "ci_high", "n"]
+        )
+    profile = empowers_profile(responses[["site_id", "wave", *present]])
+    small = profile["n"] < threshold
+    profile.loc[small, ["mean", "ci_low", "ci_high"]] = math.nan
+    return profile
+
+
+def consented_story_rows(responses: pd.DataFrame) -> pd.DataFrame:
+    """Stories whose teller agreed to share them: text, valence and wave only."""
+    has = responses["story_text"].notna() & (responses["consent_story"] == "yes")
+    columns = ["site_id", "wave", "story_text", "story_valence", "story_expected"]
+    return responses.loc[has, columns].reset_index(drop=True)
+
+
+# --- tables and sentences ------------------------------------------------------------------
+
+
+def change_table(results: pd.DataFrame, kinds: tuple[str, ...] = ("survey_change", "paradigm_index")
+                 ) -> pd.DataFrame:  # fmt: skip
+    """Change from baseline per site, measure and wave, with interval and people counted."""
+    rows = results[results["kind"].isin(kinds)].sort_values(["measure", "site_id", "wave"])
+    return pd.DataFrame({
+        "Site": rows["site_id"],
+        "Measure": rows["measure"].map(measure_name),
+        "Wave": rows["wave"].astype("Int64").astype(str),
+        "Change": rows["estimate"].map(_fmt),
+        "95% interval": [_ci(lo, hi) for lo, hi in zip(rows["ci_low"], rows["ci_high"], strict=True)],
+        "People": rows["n"].map(count_text),
+    }).reset_index(drop=True)  # fmt: skip
+
+
+def matched_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Difference-in-differences and rate ratios against matched comparisons."""
+    rows = results[results["kind"].isin(["did", "matched_rate_ratio"])]
+    rows = rows.sort_values(["measure", "site_id", "kind"])
+    return pd.DataFrame({
+        "Site": rows["site_id"],
+        "Outcome": rows["measure"].map(measure_name),
+        "Effect": rows["kind"].map({"did": "difference in change", "matched_rate_ratio": "rate ratio"}),
+        "Estimate": rows["estimate"].map(_fmt),
+        "95% interval": [_ci(lo, hi) for lo, hi in zip(rows["ci_low"], rows["ci_high"], strict=True)],
+        "People matched": rows["n"].map(count_text),
+        "Status": rows["status"],
+    }).reset_index(drop=True)  # fmt: skip
+
+
+def intended_table(intended: pd.DataFrame) -> pd.DataFrame:
+    """Intended against actual: each outcome's direction, target, estimate and verdict."""
+    frame = intended.sort_values(["site_id", "outcome_id"])
+    return pd.DataFrame({
+        "Site": frame["site_id"],
+        "Outcome": frame["outcome_id"],
+        "Measure": frame["measure"].map(measure_name),
+        "Intended": [f"{d} by {t:g}" if pd.notna(t) else str(d)
+                     for d, t in zip(frame["direction"], frame["target"], strict=True)],
+        "Change in intended direction (95% interval)": [
+            interval_text(e, lo, hi) for e, lo, hi in
+            zip(frame["signed_estimate"], frame["signed_ci_low"], frame["signed_ci_high"], strict=True)],
+        "Verdict": frame["classification"],
+        "GAS level": frame["gas_level"].map(lambda v: "-" if pd.isna(v) else f"{int(v):+d}"),
+    }).reset_index(drop=True)  # fmt: skip
+
+
+def gas_table(results: pd.DataFrame) -> pd.DataFrame:
+    gas = results[results["kind"] == "gas_t"].sort_values("site_id")
+    return pd.DataFrame({"Site": gas["site_id"], "GAS T-score": gas["estimate"].map(
+        lambda v: "-" if pd.isna(v) else f"{v:.1f}")}).reset_index(drop=True)  # fmt: skip
+
+
+def value_table(results: pd.DataFrame) -> pd.DataFrame:
+    rows = results[
+        (results["kind"] == "value_account") & (results["measure"] == "adjusted_value_gbp")
+    ]
+    return pd.DataFrame({
+        "Site": rows["site_id"],
+        "Central value (£ per year)": rows["estimate"].map(lambda v: f"{v:,.0f}"),
+        "Low to high scenarios (£)": [f"{lo:,.0f} to {hi:,.0f}"
+                                      for lo, hi in zip(rows["ci_low"], rows["ci_high"], strict=True)],
+    }).reset_index(drop=True)  # fmt: skip
+
+
+def six_box_counts(value_items: pd.DataFrame, site_id: str) -> pd.DataFrame:
+    """The Revaluation six boxes of the site's latest session, small counts suppressed."""
+    mine = value_items[value_items["site_id"] == site_id]
+    if mine.empty:
+        return pd.DataFrame()
+    grid = six_box_grid(mine)
+    latest = grid[grid["session_date"] == grid["session_date"].max()]
+    table = latest.pivot_table(index="value_kind", columns="visibility", values="items",
+                               aggfunc="sum").reindex(index=list(KINDS), columns=list(VISIBILITY))  # fmt: skip
+    table.index.name, table.columns.name = None, None
+    return suppress_counts(table.fillna(0))
+
+
+def moved_items(
+    value_items: pd.DataFrame, site_id: str, threshold: int = THRESHOLD
+) -> tuple[str, list[str]]:
+    """How many items moved from invisible to visible, and which (listed only from 5 up)."""
+    moved = moved_to_visible(value_items[value_items["site_id"] == site_id])
+    items = sorted(moved["item"].astype(str))
+    return count_text(len(items), threshold), (items if len(items) >= threshold else [])
+
+
+def files_table(files: pd.DataFrame) -> pd.DataFrame:
+    frame = files.sort_values("received_at")
+    return pd.DataFrame({
+        "File": frame["original_filename"],
+        "Site": frame["site_id"].fillna("programme"),
+        "Received": pd.to_datetime(frame["received_at"]).dt.strftime("%Y-%m-%d"),
+        "Status": frame["status"].str.replace("_", " "),
+        "Rows accepted": frame["rows_accepted"].map(count_text),
+        "Rows rejected": frame["rows_rejected"].map(count_text),
+    }).reset_index(drop=True)  # fmt: skip
+
+
+def rejections_table(rejections: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
+    if rejections.empty:
+        return pd.DataFrame()
+    names = dict(zip(files["ingest_id"], files["original_filename"], strict=True))
+    return pd.DataFrame({
+        "File": rejections["ingest_id"].map(names),
+        "Table": rejections["table_name"],
+        "Why": rejections["reason"].map(lambda r: REASONS_IN_WORDS.get(r, r.replace("_", " "))),
+        "Rows": rejections["rows"].map(count_text),
+    }).reset_index(drop=True)  # fmt: skip
+
+
+def summary_sentences(inputs: ReportInputs, site_id: str) -> list[str]:
+    """The one-page summary in plain words for one site (or "all" for the pooled view)."""
+    results = inputs.results[inputs.results["site_id"] == site_id]
+    sentences = []
+    for measure in ("swemwbs", "ucla3", "paradigm_index"):
+        row = results[(results["measure"] == measure) & (results["wave"] == 1)]
+        if row.empty or pd.isna(row["estimate"].iloc[0]):
+            continue
+        r = row.iloc[0]
+        sentences.append(
+            f"{measure_name(measure)} {_direction(r.estimate, r.ci_low, r.ci_high)} "
+            f"by {abs(r.estimate):.2f} points between the first and second survey "
+            f"(95% interval {r.ci_low:.2f} to {r.ci_high:.2f}; {count_text(r.n)} people answered both)."
+        )
+    did = results[(results["kind"] == "did") & results["estimate"].notna()]
+    clear = did[(did["ci_low"] > 0) | (did["ci_high"] < 0)]
+    if len(did):
+        sentences.append(
+            "Against matched comparison groups, "
+            + (", ".join(f"{measure_name(m).lower()} {'rose' if e > 0 else 'fell'} more for participants"
+                         for m, e in zip(clear["measure"], clear["estimate"], strict=True))
+               if len(clear) else "no outcome differed clearly from comparable non-participants")
+            + "."
+        )  # fmt: skip
+    intended = (
+        inputs.intended
+        if site_id == "all"
+        else inputs.intended[inputs.intended["site_id"] == site_id]
+    )
+    for verdict in ("achieved", "partly achieved", "not achieved", "reversed", "not measurable"):
+        chosen = intended[intended["classification"] == verdict]
+        if chosen.empty:
+            continue
+        if site_id == "all":
+            named = "; ".join(f"{site} ({', '.join(group['measure'].map(measure_name))})"
+                              for site, group in chosen.groupby("site_id"))  # fmt: skip
+        else:
+            named = ", ".join(chosen["measure"].map(measure_name))
+        sentences.append(f"Intended outcomes {verdict}: {named}.")
+    failed = [f for f in inputs.failures if site_id in (f["site_id"], "all")]
+    sentences += [f"Part of this report is missing: the models for {f['site_id']} failed ({f['error']})."
+                  for f in failed]  # fmt: skip
+    return sentences
+
+
+def plain_change(results: pd.DataFrame, site_id: str) -> list[str]:
+    """What changed, said for participants: no p-values, no jargon."""
+    lines = []
+    for measure in ("swemwbs", "ucla3", "paradigm_index"):
+        row = results[
+            (results["site_id"] == site_id)
+            & (results["measure"] == measure)
+            & (results["wave"] == 1)
+        ]
+        if row.empty or pd.isna(row["estimate"].iloc[0]):
+            continue
+        r = row.iloc[0]
+        went = "went up" if r.estimate > 0 else "went down"
+        sure = (r.ci_low > 0) or (r.ci_high < 0)
+        lines.append(
+            f"**{PLAIN_MEASURES[measure].capitalize()}** {went} by about {abs(r.estimate):.1f} points "
+            + ("- we are fairly sure this is a real change" if sure
+               else "- but this could be chance, so we cannot say it really changed")
+            + f" (likely somewhere between {r.ci_low:.1f} and {r.ci_high:.1f})."
+        )  # fmt: skip
+    return lines
+
+
+def _direction(estimate: float, low: float, high: float) -> str:
+    if low > 0:
+        return "rose"
+    if high < 0:
+        return "fell"
+    return "changed little (no clear change)" if abs(estimate) < 1e-9 else (
+        "rose slightly, within chance," if estimate > 0 else "fell slightly, within chance,")  # fmt: skip
+
+
+def _fmt(value: object) -> str:
+    return "-" if value is None or pd.isna(value) else f"{float(value):.2f}"  # type: ignore[arg-type]
+
+
+def _ci(low: object, high: object) -> str:
+    if low is None or high is None or pd.isna(low) or pd.isna(high):  # type: ignore[arg-type]
+        return "-"
+    return f"{float(low):.2f} to {float(high):.2f}"  # type: ignore[arg-type]
+
+
+def balance_summary(balance: pd.DataFrame, site_id: str) -> pd.DataFrame:
+    """One love-plot row per covariate: the worst |SMD| over the site's matched outcomes
+    (each outcome is matched on its own baseline, shown as 'baseline <outcome>')."""
+    mine = balance[(balance["site_id"] == site_id) & (balance["covariate"] != "distance")]
+    if mine.empty:
+        return pd.DataFrame(columns=["covariate", "smd_before", "smd_after"])
+    named = mine.assign(covariate=mine["covariate"].str.replace(r"^pre_", "baseline ", regex=True),
+                        smd_before=mine["smd_before"].abs(), smd_after=mine["smd_after"].abs())  # fmt: skip
+    return named.groupby("covariate", sort=False)[["smd_before", "smd_after"]].max().reset_index()
+
+
+def effect_rows(results: pd.DataFrame, kind: str, *, by_site: bool) -> pd.DataFrame:
+    """Estimates of one kind labelled for a forest plot."""
+    rows = results[(results["kind"] == kind) & results["estimate"].notna()]
+    rows = rows.sort_values(["measure", "site_id"])
+    waves = rows["wave"].dropna().nunique() > 1
+    labels = [(f"{s} - " if by_site else "") + measure_name(m) + (f" (wave {int(w)})" if waves else "")
+              for s, m, w in zip(rows["site_id"], rows["measure"], rows["wave"], strict=True)]  # fmt: skip
+    return rows.assign(label=labels)[["label", "estimate", "ci_low", "ci_high"]]
+
+
+def phase_starts(events: pd.DataFrame) -> pd.DataFrame:
+    """When each site entered each phase of the movement (month of its first event)."""
+    if events.empty:
+        return pd.DataFrame()
+    dated = events.assign(event_date=pd.to_datetime(events["event_date"]))
+    first = dated.groupby(["site_id", "phase"])["event_date"].min().dt.strftime("%b %Y")
+    table = first.unstack("phase").reindex(columns=[p for p in PHASES if p in set(dated["phase"])])
+    table.columns = [c.replace("_", " ") for c in table.columns]
+    table.columns.name = None
+    return table.fillna("-").reset_index().rename(columns={"site_id": "Site"})
+
+
+def chosen_stories(stories: pd.DataFrame, site_id: str, limit: int = 6) -> list[str]:
+    """A few consented stories for the page: the latest wave first, positive and negative
+    alike, in a stable order (the same run always shows the same stories)."""
+    mine = stories[stories["site_id"] == site_id]
+    if mine.empty:
+        return []
+    ordered = mine.assign(length=mine["story_text"].str.len()).sort_values(
+        ["wave", "story_valence", "length", "story_text"], ascending=[False, True, False, True]
+    )
+    picked = pd.concat([ordered[ordered["story_valence"] >= 0].head(limit - limit // 3),
+                        ordered[ordered["story_valence"] < 0].head(limit // 3)])  # fmt: skip
+    return picked["story_text"].drop_duplicates().head(limit).tolist()
+
+
+def unintended_lines(
+    unintended: pd.DataFrame, site_id: str | None, stories_per_site: int = 4
+) -> list[str]:
+    """Outcomes nobody named in advance, as sentences (stories only where consented,
+    which the evaluation already enforced)."""
+    rows = unintended if site_id is None else unintended[unintended["site_id"] == site_id]
+    stories = rows[
+        (rows["source"] == "story") & ~rows["what"].astype(str).str.contains("no consent")
+    ]
+    # many people tell the same unexpected story: each is said once, a few per site
+    stories = stories.drop_duplicates(["site_id", "what"]).groupby("site_id").head(stories_per_site)
+    rows = pd.concat([rows[rows["source"] != "story"], stories])
+    lines = []
+    for r in rows.itertuples():
+        where = "" if site_id else f"{r.site_id}: "
+        if r.source == "measure":
+            lines.append(f"{where}{measure_name(str(r.what))} changed clearly although no intended "
+                         f"outcome named it: {interval_text(r.estimate, r.ci_low, r.ci_high)}")  # fmt: skip
+        elif r.source == "harvested":
+            lines.append(f"{where}{r.what} ({r.valence}, found by outcome harvesting)")
+        else:
+            lines.append(f"{where}\u201c{r.what}\u201d ({r.valence} story nobody expected)")
+    return lines
