@@ -177,6 +177,10 @@ def test_pages_need_a_sign_in(app: FastAPI) -> None:
         assert '<html lang="en-GB">' in login.text
         assert '<label for="token">Access token</label>' in login.text
         assert client.get("/healthz").text == "ok\n"
+        assert client.get("/static/portal.css").status_code == 200  # no sign-in needed
+        assert "drop" in client.get("/static/portal.js").text
+        assert client.get("/static/..%2F__init__.py").status_code == 404
+        assert client.get("/static/../app.py").status_code == 404
 
 
 def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(
