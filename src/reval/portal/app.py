@@ -39,7 +39,7 @@ from reval.contract import TABLES, table_schema
 from reval.errors import RevalError
 from reval.pipeline import IngestReport, UnknownUploadError, ingest_file, write_fixes
 from reval.portal.access import Principal, TokenStore
-from reval.portal.library import find_report, latest_reports, may_read
+from reval.portal.library import ReportFile, find_report, latest_reports, may_read
 from reval.portal.receive import BadUploadError, receive_upload
 from reval.portal.security import (
     AuditLog,
@@ -393,7 +393,10 @@ def _add_routes(app: FastAPI, state: PortalState) -> None:
             return RedirectResponse("/login", status_code=303)
         found = latest_reports(settings.reports_dir / "latest", who)
         state.audit.write("report_list", client=client_of(request), who=who, reports=len(found))
-        return page(request, "reports.html", who=who, reports=found)
+        groups: dict[tuple[str, str | None], list[ReportFile]] = {}
+        for found_report in found:  # one row per report, its formats side by side
+            groups.setdefault((found_report.kind, found_report.site_id), []).append(found_report)
+        return page(request, "reports.html", who=who, reports=list(groups.values()))
 
     @app.get("/reports/{name}")
     def report(request: Request, name: str) -> Response:
