@@ -269,6 +269,7 @@ def test_tokens_are_stored_only_as_hashes(
     stored = (settings.portal_dir / "tokens.json").read_text()
     assert stored.count("$argon2id$") == len(tokens)
     assert (settings.portal_dir / "tokens.json").stat().st_mode & 0o777 == 0o600
+    assert settings.portal_dir.stat().st_mode & 0o077 == 0  # only its owner may look inside
     assert (settings.portal_dir / "session-secret").stat().st_mode & 0o777 == 0o600
     assert (settings.portal_dir / "audit.log").stat().st_mode & 0o777 == 0o600
 

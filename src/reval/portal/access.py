@@ -92,6 +92,7 @@ class TokenStore:
 
     def create(self, role: Role, *, site_id: str | None = None, name: str | None = None) -> str:
         """Make a token and return it in full: the only time it is ever seen."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # before the lock file
         if role not in ROLES:
             raise AccessError(f"Unknown role {role!r}: use one of {', '.join(ROLES)}.")
         if role == "site" and (site_id is None or not SITE_ID.match(site_id)):
@@ -161,7 +162,7 @@ class TokenStore:
         return dict(records)
 
     def _write(self, records: dict[str, TokenRecord]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         partial = self.path.with_name(self.path.name + ".partial")
         text = json.dumps({"tokens": [asdict(r) for r in records.values()]}, indent=1)
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -112,6 +112,7 @@ class PortalState:
 
 def create_app(settings: Settings) -> FastAPI:
     """The portal for one workspace (tests build one per temporary workspace)."""
+    settings.portal_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # tokens, log, secret
     state = PortalState(settings)
     app = FastAPI(title="reval portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.portal = state
