@@ -25,3 +25,13 @@ def statements() -> pd.DataFrame:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "workspace")
+
+
+@pytest.fixture(scope="session")
+def harness():
+    """One temporary Prefect server for every flow test in the session (it takes seconds
+    to start); imported lazily so tests that never run a flow never start it."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

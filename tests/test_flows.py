@@ -6,18 +6,10 @@ from __future__ import annotations
 import shutil
 
 import pandas as pd
-import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from flows.nightly import nightly_evaluation
 from reval.pipeline import sample_data_files
 from reval.warehouse import Warehouse
-
-
-@pytest.fixture(scope="module")
-def harness():
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def _counts(settings) -> dict[str, int]:

@@ -406,3 +406,26 @@ def test_validate_is_a_dry_run(base, tmp_path) -> None:
     assert [p.column for p in report.problems] == ["phase"]
     assert snapshot(base) == before
     assert not list(base.archive_dir.rglob(f"{report.sha256}*"))
+
+
+def test_another_sites_file_sent_again_is_checked_not_called_a_duplicate(base, tmp_path) -> None:
+    """Site B uploading the exact bytes site A sent: B's history gets B's upload, and
+    every row is rejected as not B's (not 'already received')."""
+    path = tmp_path / "events.csv"
+    path.write_text(",".join(EVENT_HEADER) + "\nstockport_together,2016-07-01,launch,emergence,Theirs\n",
+                    encoding="utf-8")  # fmt: skip
+    first = ingest_file(base, path, site_id="stockport_together")
+    assert first.status == "loaded"
+    second = ingest_file(base, path, site_id="gm_cancer")
+    assert second.status == "rejected"
+    assert [(p.row, p.reason) for p in second.problems] == [(2, "wrong_site")]
+    again = ingest_file(base, path, site_id="stockport_together")
+    assert again.status == "duplicate"
+    with Warehouse(base.warehouse_path, read_only=True) as warehouse:
+        ingests = warehouse.ingests()
+    assert ingests["site_id"].tolist()[-3:] == [
+        "stockport_together",
+        "gm_cancer",
+        "stockport_together",
+    ]
+    assert current(base, "events")["description"].tolist().count("Theirs") == 1

@@ -237,9 +237,11 @@ def ingest_file(
 
     with Warehouse(settings.warehouse_path, lock_timeout=settings.writer_lock_timeout) as warehouse:
         earlier = warehouse.ingest_by_sha(sha256)
-        if earlier is not None:
+        # the same bytes from another site are not "already received" for this one: they
+        # go through the checks, which reject every row that is not this site's
+        if earlier is not None and (site_id is None or earlier.site_id in (None, site_id)):
             warehouse.record_ingest(IngestRecord(
-                ingest_id, sha256, name, str(archived), earlier.site_id, received,
+                ingest_id, sha256, name, str(archived), site_id or earlier.site_id, received,
                 contract_version(), "duplicate", 0, 0,
                 f"same file as ingest {earlier.ingest_id}; nothing loaded"))  # fmt: skip
             return IngestReport(ingest_id, name, sha256, "duplicate")
