@@ -25,6 +25,7 @@ from reval.contract import (
 )
 from reval.ingest.cleaning import CleanedTable
 from reval.ingest.problems import Problem, ReasonCode
+from reval.ingest.screening import screen
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,22 @@ class ValidatedTable:
         return self.cleaned.sheet.table
 
 
-def validate_table(cleaned: CleanedTable) -> ValidatedTable:
+def validate_table(cleaned: CleanedTable, *, screened: bool = True) -> ValidatedTable:
+    """Every problem pandera finds in the sheet; rows with none are accepted (coerced).
+
+    With ``screened`` (the default) pandera validates only the rows screening marks
+    as possibly failing (see :mod:`reval.ingest.screening`): the same problems, found
+    in a fraction of the time on large sheets. ``screened=False`` validates the whole
+    frame, the reference the fast path is tested against.
+    """
     sheet = cleaned.sheet
     schema = table_schema(sheet.table)
     problems = list(cleaned.problems)
     frame = cleaned.frame
+    screen_result = screen(schema, frame) if screened else None
+    checked = frame if screen_result is None else frame.loc[screen_result.suspect]
     try:
-        schema.validate(frame, lazy=True)
+        schema.validate(checked, lazy=True)
     except pe.SchemaErrors as errors:
         problems.extend(_translate(errors.failure_cases, cleaned, schema))
     if any(p.row is None for p in problems):  # a sheet-level problem (missing column): reject all
@@ -54,8 +64,13 @@ def validate_table(cleaned: CleanedTable) -> ValidatedTable:
             cleaned, frame.iloc[0:0], [int(r) for r in frame.index], _dedupe(problems)
         )
     bad_rows = sorted({p.row for p in problems if p.row is not None})
-    good = frame.drop(index=bad_rows)
-    accepted = schema.validate(good, lazy=True) if len(good) else good
+    if screen_result is not None and len(bad_rows) < len(frame):
+        # already coerced, and coercion is cell by cell: dropping rows commutes with it
+        coerced = screen_result.coerced
+        accepted = coerced.drop(index=bad_rows) if bad_rows else coerced
+    else:
+        good = frame.drop(index=bad_rows)
+        accepted = schema.validate(good, lazy=True) if len(good) else good
     return ValidatedTable(cleaned, accepted, bad_rows, _dedupe(problems))
 
 
@@ -107,8 +122,11 @@ def _translate(
             continue
         problems.append(_column_problem(sheet.file, sheet.sheet, row, column, value, check, schema))
     for key, rows in key_rows.items():
-        columns = key.split("|")
-        groups = cleaned.frame.loc[sorted(set(rows)), columns].astype(str).agg(" / ".join, axis=1)
+        # pandera judges uniqueness on the key columns present (a missing one is its own problem)
+        columns = [c for c in key.split("|") if c in cleaned.frame.columns]
+        cells = cleaned.frame.loc[sorted(set(rows)), columns].astype(object)
+        # a blank key cell (also reported as missing) must not break the label
+        groups = cells.where(cells.notna(), "(blank)").astype(str).agg(" / ".join, axis=1)
         for row, label in groups.items():
             others = [int(r) for r in groups.index[groups == label] if r != row]
             problems.append(Problem(sheet.file, sheet.sheet, int(row), ", ".join(columns), label,
