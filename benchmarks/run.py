@@ -389,19 +389,22 @@ REPORT_TIMED = {
     "programme": "from reval.pipeline import render_reports\nrender_reports(settings, kinds=('programme',))",
     "all": "from reval.pipeline import render_reports\nrender_reports(settings)",
     # the peer: the same source executed by the bare toolchain, HTML only (no PDF)
-    "peer": "import subprocess, sys\nsubprocess.run([sys.executable, '-m', 'jupyter', 'nbconvert', "
-    "'--to', 'html', '--execute', str(notebook)], check=True, capture_output=True)",
+    "peer": "import subprocess, sys\ndone = subprocess.run([sys.executable, '-m', 'jupyter', 'nbconvert', "
+    "'--to', 'html', '--execute', str(notebook)], capture_output=True, text=True)\n"
+    "assert done.returncode == 0, done.stderr[-3000:]",
 }
-REPORT_SETUP = NIGHTLY_SETUP.replace('PART in ("models", "render")', "True") + textwrap.dedent(
+REPORT_SETUP = NIGHTLY_SETUP.replace('PART in ("models", "render")', "True").replace(
+    'if PART == "render":', "if True:"
+) + textwrap.dedent(
     """
     import jupytext, nbformat
     from reval.config import REPORTS_SOURCE_DIR
     source = jupytext.read(REPORTS_SOURCE_DIR / "programme.py")
-    source.cells.insert(2, nbformat.v4.new_code_cell(f"home = {str(work)!r}"))
+    source.cells.insert(2, nbformat.v4.new_code_cell(f"home = {str(work.resolve())!r}"))
     notebook = REPORTS_SOURCE_DIR / f".bench-{PART}.ipynb"
     nbformat.write(source, notebook)
     """
-).replace('if PART == "render":', "if True:")
+)
 
 
 def run_reports(work: Path) -> str:

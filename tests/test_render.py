@@ -4,6 +4,7 @@ the chunk."""
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 from pathlib import Path
@@ -89,3 +90,15 @@ def test_render_errors_are_plain_text(tmp_path) -> None:
     with pytest.raises(RenderError) as caught:
         render_report(SOURCE, tmp_path, "broken", {"fail": True}, formats=("html",))
     assert "\x1b[" not in str(caught.value)
+
+
+def test_pdf_uses_the_bundled_pandoc_not_an_older_one_on_path(tmp_path, monkeypatch) -> None:
+    """An old system pandoc (Debian 12 ships 2.17, which cannot write typst) on PATH must
+    not be picked up."""
+    fake = tmp_path / "bin" / "pandoc"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'pandoc 99.0'\nexit 3\n", encoding="utf-8")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    report = render_report(SOURCE, tmp_path / "out", "x", {"site": "all"}, formats=("pdf",))
+    assert report.outputs["pdf"].read_bytes().startswith(b"%PDF")

@@ -220,21 +220,33 @@ TYPST_HEADER = """
 def _pdf(notebook: object, target: Path) -> None:
     """Markdown of the executed notebook -> typst (pandoc) -> PDF (typst). Figures keep
     their alt text as the image description; captions stay the report's own lines."""
-    import pypandoc
     import typst
 
     with tempfile.TemporaryDirectory(prefix="reval-pdf-") as scratch:
         folder = Path(scratch)
         (folder / "header.typ").write_text(TYPST_HEADER, encoding="utf-8")
         (folder / "page.yaml").write_text("margin:\n  x: 2cm\n  y: 2cm\n", encoding="utf-8")
-        source = pypandoc.convert_text(
-            _markdown(notebook, folder), "typst", format="markdown-implicit_figures",
-            extra_args=["--standalone", "-V", "papersize=a4", "-V", "fontsize=10pt",
-                        "--metadata-file", str(folder / "page.yaml"),
-                        "--include-in-header", str(folder / "header.typ")],
+        (folder / "report.md").write_text(_markdown(notebook, folder), encoding="utf-8")
+        done = subprocess.run(
+            [_pandoc(), "report.md", "--from", "markdown-implicit_figures", "--to", "typst",
+             "--standalone", "-V", "papersize=a4", "-V", "fontsize=10pt",
+             "--metadata-file", "page.yaml", "--include-in-header", "header.typ"],
+            cwd=folder, capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
+        if done.returncode != 0:
+            raise RenderError(target, "converting to typst (pandoc)", done.stderr)
+        source = done.stdout
         (folder / "report.typ").write_text(source, encoding="utf-8")
         typst.compile(str(folder / "report.typ"), output=str(target), root=str(folder))
+
+
+def _pandoc() -> str:
+    """The pandoc shipped inside pypandoc-binary (3.x, which writes typst), never an older
+    one that happens to be on PATH (pypandoc's own search may pick either)."""
+    import pypandoc
+
+    bundled = Path(pypandoc.__file__).parent / "files" / "pandoc"
+    return str(bundled) if bundled.is_file() else pypandoc.get_pandoc_path()
 
 
 def _markdown(notebook: object, folder: Path) -> str:
