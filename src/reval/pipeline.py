@@ -281,9 +281,7 @@ def _reference(
 
 
 def warehouse_reference(warehouse: Warehouse, validated: list[ValidatedTable]) -> Reference:
-    sites = sorted(
-        {s for v in validated if "site_id" in v.accepted for s in v.accepted["site_id"].dropna()}
-    )
+    sites = sorted(_site_ids(validated))
     outcomes = {
         m["outcome"] for c in warehouse.columns("comparison_records")
         for m in [OUTCOME_PRE.match(c) or OUTCOME_POST.match(c)] if m
@@ -375,10 +373,16 @@ def rejected_rows_frame(ingest_id: str, tables: list[ValidatedTable]) -> pd.Data
 
 
 def _single_site(validated: list[ValidatedTable]) -> str | None:
-    sites = {
-        s for v in validated if "site_id" in v.accepted for s in v.accepted["site_id"].dropna()
-    }
+    sites = _site_ids(validated)
     return next(iter(sites)) if len(sites) == 1 else None
+
+
+def _site_ids(validated: list[ValidatedTable]) -> set[str]:
+    """The sites named in accepted rows (distinct values first: a sheet can be a million rows)."""
+    return {
+        s for v in validated if "site_id" in v.accepted
+        for s in v.accepted["site_id"].dropna().unique()
+    }  # fmt: skip
 
 
 def write_fixes(settings: Settings, file_or_ingest_id: str, out: Path) -> Path:

@@ -31,6 +31,7 @@ from typing import Final
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 from filelock import FileLock, Timeout
 
 from reval.contract import (
@@ -372,15 +373,20 @@ class Warehouse:
         key are marked superseded by this ingest. Call inside :meth:`transaction`."""
         if rows.empty:
             return 0
-        names = [name for name, _ in fixed_columns(table)]
+        fixed = fixed_columns(table)
+        names = [name for name, _ in fixed]
         names += self._add_pattern_columns(table, [str(c) for c in rows.columns])
-        incoming = pd.DataFrame({name: rows.get(name, None) for name in names})
-        for name, sql_type in fixed_columns(table):
-            if sql_type == "DATE":
-                incoming[name] = pd.to_datetime(incoming[name]).dt.date
-        incoming["_ingest_id"] = ingest_id
-        incoming["_source_sheet"] = source_sheet
-        incoming["_source_row"] = rows.index.to_numpy(dtype="int64")
+        # Arrow columns, not pandas objects: DuckDB scans them without a per-cell conversion
+        present = [name for name in names if name in rows.columns]
+        incoming = pa.Table.from_pandas(rows[present], preserve_index=False)
+        for name in names:
+            if name not in present:
+                incoming = incoming.append_column(name, pa.nulls(len(rows)))
+        incoming = incoming.append_column(
+            "_source_row", pa.array(rows.index.to_numpy(dtype="int64"))
+        )
+        dates = {name for name, sql_type in fixed if sql_type == "DATE"}
+        selected = [f'CAST("{n}" AS DATE)' if n in dates else f'"{n}"' for n in names]
         keys = table_keys(table)
         self.con.register("incoming_rows", incoming)
         try:
@@ -390,15 +396,16 @@ class Warehouse:
                 f"WHERE t._superseded_by IS NULL AND {match}",
                 [ingest_id],
             )
-            cols = ", ".join(
-                f'"{c}"' for c in [*names, "_ingest_id", "_source_sheet", "_source_row"]
-            )
+            cols = ", ".join(f'"{c}"' for c in names)
             self.con.execute(
-                f"INSERT INTO {table} ({cols}, _superseded_by) SELECT {cols}, NULL FROM incoming_rows"
+                f"INSERT INTO {table} ({cols}, _ingest_id, _source_sheet, _source_row, "
+                f"_superseded_by) SELECT {', '.join(selected)}, ?, ?, _source_row, NULL "
+                "FROM incoming_rows",
+                [ingest_id, source_sheet],
             )
         finally:
             self.con.unregister("incoming_rows")
-        return len(incoming)
+        return len(rows)
 
     def record_rejected(self, rejected: pd.DataFrame) -> None:
         """Keep rejected rows with their problems: columns ingest_id, table_name, sheet,
