@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 import reval.pipeline
 from reval.config import SAMPLE_DATA_DIR
 from reval.contract import semicolon_list_bad
-from reval.ingest.cleaning import CleanedTable, clean_table
+from reval.ingest.cleaning import CleanedTable, _int64, _integral, cell_text, clean_table
 from reval.ingest.readers import SheetTable, read_tables
 from reval.ingest.validation import ValidatedTable, validate_table
 from tests import test_ingest_messy_files as messy
@@ -175,3 +176,44 @@ ALLOWED = ["norms", "knowledge", "care_delivery"]
 def test_semicolon_list_matches_the_original(texts) -> None:
     given_ = pd.Series(texts, dtype="str", index=range(10, 10 + len(texts)))
     assert list(semicolon_list_bad(given_, ALLOWED)) == _semicolon_list_reference(given_, ALLOWED)
+
+
+# --- cleaning shortcuts against the pandas expressions they replace -------------------------
+
+
+def _cell_text_reference(raw: pd.Series) -> pd.Series:
+    text = raw.str.strip()
+    return text.where(text.notna() & (text != ""), None)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(
+    chunks=st.lists(
+        st.lists(st.one_of(st.none(), st.text(alphabet=" \t\n\r\xa0\u2003ab1;é", max_size=5)),
+                 max_size=6),
+        min_size=1, max_size=4,
+    ),
+    sliced=st.booleans(),
+)  # fmt: skip
+def test_cell_text_matches_strip_then_blank_to_missing(chunks, sliced) -> None:
+    arrays = [pa.array(c, pa.string()) for c in chunks]
+    if sliced and len(arrays[0]) > 1:
+        arrays[0] = arrays[0].slice(1)  # an offset chunk takes the copying route
+    raw = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(arrays, pa.string())))
+    pd.testing.assert_series_equal(cell_text(raw), _cell_text_reference(raw))
+
+
+numbers_ = st.lists(
+    st.one_of(st.none(), st.floats(-1e15, 1e15), st.integers(-(10**9), 10**9).map(float),
+              st.sampled_from([float("nan"), float("inf"), -float("inf"), -0.0, 0.5, 2.0])),
+    max_size=20,
+)  # fmt: skip
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(values=numbers_, flags=st.lists(st.booleans(), min_size=20, max_size=20))
+def test_whole_number_conversion_matches_pandas(values, flags) -> None:
+    v = pd.Series(values, dtype="float64", index=range(3, 3 + len(values)))
+    assert (v.notna() & ~_integral(v)).equals(v.notna() & (v % 1 != 0))
+    failed = pd.Series(flags[: len(v)], index=v.index) | (v.notna() & (v % 1 != 0))
+    pd.testing.assert_series_equal(_int64(v, failed), v.where(~failed).astype("Int64"))

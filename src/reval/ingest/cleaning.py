@@ -74,7 +74,7 @@ def clean_table(sheet: SheetTable) -> CleanedTable:
             )
         frame[name], cell_problems = _typed_column(sheet, name, text, source[name])
         problems.extend(cell_problems)
-    cleaned = pd.DataFrame(frame, index=sheet.frame.index)
+    cleaned = pd.DataFrame(frame, index=sheet.frame.index, copy=False)  # columns are new already
     return CleanedTable(sheet, cleaned, source, problems)
 
 
@@ -140,12 +140,31 @@ def _cell_problems(
 
 def cell_text(raw: pd.Series) -> pd.Series:
     """Cells as trimmed text, blank -> missing. Excel numbers lose a spurious '.0'."""
+    if isinstance(raw.dtype, pd.ArrowDtype) and pa.types.is_string(raw.dtype.pyarrow_dtype):
+        # as .str.strip() then .where(not blank), but blanks become nulls by a validity
+        # bitmap over the trimmed buffers instead of a copy of every string
+        trimmed = pc.utf8_trim_whitespace(raw.array._pa_array)
+        chunks = [_blank_as_null(chunk) for chunk in trimmed.chunks]
+        return pd.Series(
+            pd.arrays.ArrowExtensionArray(pa.chunked_array(chunks, type=trimmed.type)),
+            index=raw.index,
+            name=raw.name,
+        )
     if pd.api.types.is_string_dtype(raw.dtype) and raw.dtype != object:
         text = raw.str.strip()
     else:
         text = raw.map(_cell_to_text, na_action="ignore").astype("str")
         text = text.str.strip()
     return text.where(text.notna() & (text != ""), None)
+
+
+def _blank_as_null(chunk: pa.Array) -> pa.Array:
+    filled = pc.fill_null(pc.not_equal(chunk, ""), False)
+    if chunk.offset or filled.offset:
+        return pc.if_else(filled, chunk, pa.scalar(None, chunk.type))
+    return pa.Array.from_buffers(
+        chunk.type, len(chunk), [filled.buffers()[1], *chunk.buffers()[1:]]
+    )
 
 
 def _cell_to_text(value: Any) -> Any:
@@ -219,9 +238,27 @@ def _number_fallback(text: str) -> float:
 
 def whole_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     values, failed = numbers(text)
-    fractional = values.notna() & (values % 1 != 0)
+    fractional = values.notna() & ~_integral(values)
     failed = failed | fractional
-    return values.where(~failed).astype("Int64"), failed
+    return _int64(values, failed), failed
+
+
+def _integral(values: pd.Series) -> pd.Series:
+    """Finite whole numbers (as ``values % 1 == 0``, without the modulo)."""
+    v = values.to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(v) & (v == np.trunc(v))
+    return pd.Series(whole, index=values.index)
+
+
+def _int64(values: pd.Series, failed: pd.Series) -> pd.Series:
+    """``values.where(~failed).astype("Int64")``, built from the float buffer directly."""
+    v = values.to_numpy(dtype="float64")
+    keep = ~failed.to_numpy(dtype=bool) & ~np.isnan(v)
+    if np.any(np.abs(v[keep]) >= 2.0**63):  # out of int64: let pandas say so as before
+        return values.where(~failed).astype("Int64")
+    data = np.where(keep, v, 0.0).astype(np.int64)
+    return pd.Series(pd.arrays.IntegerArray(data, ~keep), index=values.index)
 
 
 def answers(text: pd.Series, labels: dict[str, int]) -> tuple[pd.Series, pd.Series]:
@@ -237,8 +274,8 @@ def answers(text: pd.Series, labels: dict[str, int]) -> tuple[pd.Series, pd.Seri
     if rest.any() and labels:
         retried = text[rest].map(lambda t: _label_with_number(t, labels))
         values.loc[rest] = pd.to_numeric(retried).to_numpy(dtype="float64", na_value=np.nan)
-    failed = text.notna() & (values.isna() | (values % 1 != 0))
-    return values.where(~failed).astype("Int64"), failed
+    failed = text.notna() & (values.isna() | ~_integral(values))
+    return _int64(values, failed), failed
 
 
 def _label_with_number(text: str, labels: dict[str, int]) -> float:
@@ -280,7 +317,10 @@ def _checked_date(text: pa.Array | pa.ChunkedArray, pattern: str) -> pa.Array:
 def nhs_number_mask(text: pd.Series) -> pd.Series:
     """Cells holding a valid NHS number (10 digits, modulus-11 check digit)."""
     mask = pd.Series(False, index=text.index)
-    lengths = pc.utf8_length(_arrow(text))
+    arr = _arrow(text)
+    if (pc.max(pc.binary_length(arr)).as_py() or 0) < 10:
+        return mask  # no cell has ten characters (a character is at least one byte)
+    lengths = pc.utf8_length(arr)
     long_enough = pc.and_(pc.greater_equal(lengths, 10), pc.less_equal(lengths, 12))
     long_enough = pd.Series(
         pc.fill_null(long_enough, False).to_numpy(zero_copy_only=False), index=text.index
