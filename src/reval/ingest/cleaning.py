@@ -17,7 +17,9 @@ only cells that fail the fast path are looked at one by one.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -52,30 +54,55 @@ class CleanedTable:
     problems: list[Problem]
 
 
+PARALLEL_MIN_ROWS: Final[int] = 50_000
+"""Sheets this long clean their columns on several threads (Arrow releases the GIL)."""
+
+
 def clean_table(sheet: SheetTable) -> CleanedTable:
     """Typed cells for one sheet, and a problem for every cell that could not be read."""
     frame: dict[str, pd.Series] = {}
     problems: list[Problem] = []
     source = sheet.frame
     masked = False
-    # one column at a time, so only one column's working copies exist at once
-    for name in source.columns:
-        text = cell_text(source[name])
-        nhs = nhs_number_mask(text)
-        if nhs.any():
+    columns = [(name, source[name]) for name in source.columns]
+    threads = min(os.cpu_count() or 1, 4)
+    if len(source) >= PARALLEL_MIN_ROWS and threads > 1:
+        # columns are independent; at most `threads` columns' working copies exist at once
+        with ThreadPoolExecutor(threads, thread_name_prefix="clean") as pool:
+            results = list(pool.map(lambda column: _clean_column(sheet, *column), columns))
+    else:
+        results = [_clean_column(sheet, name, raw) for name, raw in columns]
+    for (name, _), (typed, column_problems, masked_raw) in zip(columns, results, strict=True):
+        if masked_raw is not None:
             if not masked:
                 source = source.copy()
                 masked = True
-            source[name] = source[name].astype(object).where(~nhs, NHS_NUMBER_MASK)
-            text = text.where(~nhs, None)
-            problems.extend(
-                _with_value(p, NHS_NUMBER_MASK)
-                for p in _cell_problems(sheet, name, nhs, None, NHS_EXPECTED, "personal_identifier")
-            )
-        frame[name], cell_problems = _typed_column(sheet, name, text, source[name])
-        problems.extend(cell_problems)
+            source[name] = masked_raw
+        frame[name] = typed
+        problems.extend(column_problems)
     cleaned = pd.DataFrame(frame, index=sheet.frame.index, copy=False)  # columns are new already
     return CleanedTable(sheet, cleaned, source, problems)
+
+
+def _clean_column(
+    sheet: SheetTable, name: str, raw: pd.Series
+) -> tuple[pd.Series, list[Problem], pd.Series | None]:
+    """One column typed, its problems, and the column as uploaded with NHS numbers masked
+    (None when it held none)."""
+    text = cell_text(raw)
+    nhs = nhs_number_mask(text)
+    problems: list[Problem] = []
+    masked_raw = None
+    if nhs.any():
+        masked_raw = raw.astype(object).where(~nhs, NHS_NUMBER_MASK)
+        raw = masked_raw
+        text = text.where(~nhs, None)
+        problems.extend(
+            _with_value(p, NHS_NUMBER_MASK)
+            for p in _cell_problems(sheet, name, nhs, None, NHS_EXPECTED, "personal_identifier")
+        )
+    typed, cell_problems = _typed_column(sheet, name, text, raw)
+    return typed, problems + cell_problems, masked_raw
 
 
 def _typed_column(
