@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import reval.pipeline
 from reval.config import SAMPLE_DATA_DIR
 from reval.contract import semicolon_list_bad
+from reval.ingest import cleaning
 from reval.ingest.cleaning import CleanedTable, _int64, _integral, cell_text, clean_table
 from reval.ingest.readers import SheetTable, read_tables
 from reval.ingest.validation import ValidatedTable, validate_table
@@ -217,3 +218,21 @@ def test_whole_number_conversion_matches_pandas(values, flags) -> None:
     assert (v.notna() & ~_integral(v)).equals(v.notna() & (v % 1 != 0))
     failed = pd.Series(flags[: len(v)], index=v.index) | (v.notna() & (v % 1 != 0))
     pd.testing.assert_series_equal(_int64(v, failed), v.where(~failed).astype("Int64"))
+
+
+def test_threaded_cleaning_matches_one_thread(sample_sheets, monkeypatch) -> None:
+    sheet = sample_sheets["survey_responses"]
+    frame = pd.concat([sheet.frame.astype(object)] * 20, ignore_index=True)
+    frame.loc[5, "respondent_id"] = messy.VALID_NHS_NUMBER
+    frame.loc[6, "response_date"] = "03/04/05"
+    frame.loc[7, "swemwbs_1"] = "Often-ish"
+    frame.index = pd.RangeIndex(2, 2 + len(frame), name="row")
+    big = SheetTable("big.xlsx", "survey_responses", "survey_responses", frame, header_row=1)
+    monkeypatch.setattr(cleaning, "PARALLEL_MIN_ROWS", 1)
+    threaded = clean_table(big)
+    monkeypatch.setattr(cleaning, "PARALLEL_MIN_ROWS", 10**9)
+    single = clean_table(big)
+    assert threaded.problems == single.problems
+    assert len(threaded.problems) == 3
+    pd.testing.assert_frame_equal(threaded.frame, single.frame)
+    pd.testing.assert_frame_equal(threaded.source, single.source)
