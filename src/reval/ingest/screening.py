@@ -18,12 +18,19 @@ caller validates the whole frame with pandera as before.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import pandas as pd
 import pandera.errors as pe
 import pandera.pandas as pa
+import pyarrow.compute as pc
+
+PARALLEL_MIN_ROWS: Final[int] = 50_000
+"""Frames this long have their columns screened on several threads."""
 
 
 @dataclass(frozen=True)
@@ -42,20 +49,22 @@ def screen(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> Screened | None:
         coerced = schema.coerce_dtype(frame)
     except (pe.SchemaError, pe.SchemaErrors):
         return None
+    tasks = [
+        (column, coerced[key])
+        for name, column in schema.columns.items()
+        for key in _columns_for(name, column, coerced)
+    ]
+    threads = min(os.cpu_count() or 1, 4)
+    if len(coerced) >= PARALLEL_MIN_ROWS and threads > 1:  # Arrow kernels release the GIL
+        with ThreadPoolExecutor(threads, thread_name_prefix="screen") as pool:
+            verdicts = list(pool.map(lambda task: _column_suspects(*task), tasks))
+    else:
+        verdicts = [_column_suspects(column, series) for column, series in tasks]
+    if any(v is None for v in verdicts):
+        return None
     suspect = np.zeros(len(coerced), dtype=bool)
-    for name, column in schema.columns.items():
-        for key in _columns_for(name, column, coerced):
-            series = coerced[key]
-            nulls = series.isna().to_numpy(dtype=bool)
-            if not column.nullable:
-                suspect |= nulls
-            if column.unique:
-                suspect |= series.duplicated(keep=False).to_numpy(dtype=bool)
-            for check in column.checks:
-                failed = _failed(check, series, coerced.index)
-                if failed is None:
-                    return None
-                suspect |= failed
+    for verdict in verdicts:
+        suspect |= verdict
     for check in schema.checks:
         failed = _failed(check, coerced, coerced.index)
         if failed is None:
@@ -65,8 +74,39 @@ def screen(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> Screened | None:
     for key in [unique] if all(isinstance(k, str) for k in unique) else unique:
         present = [k for k in key if k in coerced.columns]  # as pandera: the columns there are
         if present:
-            suspect |= coerced.duplicated(subset=present, keep=False).to_numpy(dtype=bool)
+            suspect |= _duplicated(coerced, present)
     return Screened(coerced, suspect)
+
+
+def _column_suspects(column: pa.Column, series: pd.Series) -> np.ndarray | None:
+    """Rows of one column that its null, unique or value checks might fail."""
+    suspect = np.zeros(len(series), dtype=bool)
+    if not column.nullable:
+        suspect |= series.isna().to_numpy(dtype=bool)
+    if column.unique:
+        suspect |= _duplicated(series.to_frame(), [series.name])
+    for check in column.checks:
+        failed = _failed(check, series, series.index)
+        if failed is None:
+            return None
+        suspect |= failed
+    return suspect
+
+
+def _duplicated(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """``frame.duplicated(subset=columns, keep=False)``, skipped when one key column has
+    no repeated value (then no two rows can share the whole key)."""
+    if any(_all_distinct(frame[c]) for c in columns):
+        return np.zeros(len(frame), dtype=bool)
+    return frame.duplicated(subset=columns, keep=False).to_numpy(dtype=bool)
+
+
+def _all_distinct(series: pd.Series) -> bool:
+    """No value twice (a blank counts as a value, as ``duplicated`` counts it)."""
+    values = getattr(series.array, "_pa_array", None)
+    if values is not None:  # Arrow-backed: Arrow's hash is several times pandas' factorize
+        return len(pc.unique(values)) == len(series)
+    return bool(series.is_unique)
 
 
 def _supported(schema: pa.DataFrameSchema) -> bool:
