@@ -105,6 +105,9 @@ def _unknown_table(name: str, sheet: str | None) -> Problem:
 
 
 HEAD_BYTES: Final[int] = 256 * 1024
+CSV_BLOCK_BYTES: Final[int] = 16 * 1024 * 1024
+"""Arrow parses in blocks this size (one chunk each); 1 MB blocks made every later step
+loop over hundreds of chunks per column on a large upload."""
 
 
 def _decode_head(head: bytes) -> tuple[str, str]:
@@ -180,7 +183,8 @@ def _arrow_csv(
         table = pcsv.read_csv(
             path,
             read_options=pcsv.ReadOptions(
-                skip_rows=header_index, encoding="utf8" if encoding.startswith("utf-8") else encoding
+                skip_rows=header_index, encoding="utf8" if encoding.startswith("utf-8") else encoding,
+                block_size=CSV_BLOCK_BYTES,
             ),
             parse_options=pcsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=True),
             convert_options=pcsv.ConvertOptions(
