@@ -107,6 +107,20 @@ class WarehouseBusyError(RevalError):
         )
 
 
+LOAD_SLICE_ROWS: Final[int] = 200_000
+
+
+def _arrow_rows(rows: pd.DataFrame, names: list[str]) -> pa.Table:
+    """``names`` of ``rows`` as an Arrow table (a column the rows lack is all null), with
+    the source row numbers as ``_source_row``."""
+    present = [name for name in names if name in rows.columns]
+    table = pa.Table.from_pandas(rows[present], preserve_index=False)
+    for name in names:
+        if name not in present:
+            table = table.append_column(name, pa.nulls(len(rows)))
+    return table.append_column("_source_row", pa.array(rows.index.to_numpy(dtype="int64")))
+
+
 class Warehouse:
     """A connection to the warehouse file, holding the writer lock. Use as a context manager."""
 
@@ -376,19 +390,11 @@ class Warehouse:
         fixed = fixed_columns(table)
         names = [name for name, _ in fixed]
         names += self._add_pattern_columns(table, [str(c) for c in rows.columns])
-        # Arrow columns, not pandas objects: DuckDB scans them without a per-cell conversion
-        present = [name for name in names if name in rows.columns]
-        incoming = pa.Table.from_pandas(rows[present], preserve_index=False)
-        for name in names:
-            if name not in present:
-                incoming = incoming.append_column(name, pa.nulls(len(rows)))
-        incoming = incoming.append_column(
-            "_source_row", pa.array(rows.index.to_numpy(dtype="int64"))
-        )
         dates = {name for name, sql_type in fixed if sql_type == "DATE"}
         selected = [f'CAST("{n}" AS DATE)' if n in dates else f'"{n}"' for n in names]
         keys = table_keys(table)
-        self.con.register("incoming_rows", incoming)
+        # every earlier row with an incoming key is superseded before any row goes in
+        self.con.register("incoming_rows", _arrow_rows(rows, keys))
         try:
             match = " AND ".join(f't."{k}" = i."{k}"' for k in keys)
             self.con.execute(
@@ -396,15 +402,24 @@ class Warehouse:
                 f"WHERE t._superseded_by IS NULL AND {match}",
                 [ingest_id],
             )
-            cols = ", ".join(f'"{c}"' for c in names)
-            self.con.execute(
-                f"INSERT INTO {table} ({cols}, _ingest_id, _source_sheet, _source_row, "
-                f"_superseded_by) SELECT {', '.join(selected)}, ?, ?, _source_row, NULL "
-                "FROM incoming_rows",
-                [ingest_id, source_sheet],
-            )
         finally:
             self.con.unregister("incoming_rows")
+        cols = ", ".join(f'"{c}"' for c in names)
+        # Arrow columns, not pandas objects, and a slice at a time: DuckDB scans them without
+        # a per-cell conversion, and only one slice's Arrow copy exists at once
+        for start in range(0, len(rows), LOAD_SLICE_ROWS):
+            self.con.register(
+                "incoming_rows", _arrow_rows(rows.iloc[start : start + LOAD_SLICE_ROWS], names)
+            )
+            try:
+                self.con.execute(
+                    f"INSERT INTO {table} ({cols}, _ingest_id, _source_sheet, _source_row, "
+                    f"_superseded_by) SELECT {', '.join(selected)}, ?, ?, _source_row, NULL "
+                    "FROM incoming_rows",
+                    [ingest_id, source_sheet],
+                )
+            finally:
+                self.con.unregister("incoming_rows")
         return len(rows)
 
     def record_rejected(self, rejected: pd.DataFrame) -> None:
