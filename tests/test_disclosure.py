@@ -86,17 +86,18 @@ def test_counts_of_one_to_four_are_shown_as_under_five() -> None:
 
 
 def test_small_answer_groups_fold_into_neither_or_withhold_the_bar() -> None:
+    from reval.paradigm import agreement_counts
     from reval.reporting.content import statement_shares
 
     statements = pd.DataFrame({"item": ["x"], "statement": ["X"], "paradigm": ["new"]})
     answers = [1, 1, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 5]  # 2 disagree: too few to show
     responses = pd.DataFrame({"site_id": "s", "wave": 0, "para_x_now": answers})
-    (row,) = statement_shares(responses, statements).itertuples()
+    (row,) = statement_shares(agreement_counts(responses, statements), statements).itertuples()
     assert row.shown
     assert row.folded
     assert (row.disagree, row.neither, row.agree) == (0, 7 / 13, 6 / 13)
     tiny = pd.DataFrame({"site_id": "s", "wave": 0, "para_x_now": [1, 3, 5, 5, 5, 5, 5]})
-    (row,) = statement_shares(tiny, statements).itertuples()
+    (row,) = statement_shares(agreement_counts(tiny, statements), statements).itertuples()
     assert not row.shown  # 'neither' would still be 2 people
     assert pd.isna(row.agree)
 

@@ -194,3 +194,24 @@ def test_uploaded_text_is_shown_never_run_or_formatted() -> None:
     assert "&lt;script&gt;" in shown
     for marker in ("\\*\\*bold\\*\\*", "\\[link\\]", "\\$x\\$", "\\|"):
         assert marker in shown
+
+
+def test_a_report_of_a_run_shows_that_runs_answers_not_later_uploads(rendered) -> None:
+    """Agreement bars and the EMPOWERS profile are stored with the run: deleting the
+    survey answers afterwards does not change what a report of the run draws."""
+    from reval.reporting.inputs import report_inputs
+
+    settings, run_id, _ = rendered
+    before = report_inputs(settings, run_id, SITE)
+    with Warehouse(settings.warehouse_path) as warehouse:
+        shares = warehouse.con.execute(
+            "SELECT count(*) FROM agreement_counts WHERE run_id = ? AND site_id = 'all'", [run_id]
+        ).fetchone()[0]
+        warehouse.con.execute(
+            "UPDATE survey_responses SET _superseded_by = 'test' WHERE site_id = ?", [SITE]
+        )
+    after = report_inputs(settings, run_id, SITE)
+    assert shares > 0
+    pd.testing.assert_frame_equal(before.statement_shares, after.statement_shares)
+    pd.testing.assert_frame_equal(before.empowers, after.empowers)
+    assert after.stories.empty  # stories are read as they stand now

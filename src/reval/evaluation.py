@@ -23,9 +23,9 @@ from reval.intended import (
     unintended_outcomes,
 )
 from reval.matching.programme import matched_effects
-from reval.paradigm import statement_shifts
+from reval.paradigm import agreement_counts, statement_shifts
 from reval.revaluation import calculated_value, moved_to_visible
-from reval.survey import POOLED, scored_responses, survey_change
+from reval.survey import POOLED, empowers_profile, scored_responses, survey_change
 
 RESULT_COLUMNS: Final[list[str]] = [
     "site_id", "measure", "kind", "wave", "estimate", "ci_low", "ci_high", "n", "status", "message",
@@ -45,6 +45,10 @@ class Evaluation:
     balance: pd.DataFrame
     unintended: pd.DataFrame
     failures: list[dict[str, str]] = field(default_factory=list)
+    agreement: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """People disagreeing / neither / agreeing with each statement per site (and 'all') and wave."""
+    empowers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """EMPOWERS profile (mean, interval, n) per site (and 'all'), wave and behaviour."""
 
 
 def _kind(measure: str) -> str:
@@ -144,13 +148,31 @@ def combine(tables: dict[str, pd.DataFrame], sites: list[SiteEvaluation]) -> Eva
         outcomes = pd.DataFrame(columns=INTENDED_COLUMNS)
         unintended = pd.DataFrame()
     balances = [s.balance for s in sites if len(s.balance)]
+    agreement, empowers = _profiles(responses, tables["paradigm_statements"])
     return Evaluation(
         results=pd.DataFrame(rows, columns=RESULT_COLUMNS),
         intended=outcomes.reindex(columns=INTENDED_COLUMNS),
         balance=pd.concat(balances, ignore_index=True) if balances else pd.DataFrame(),
         unintended=unintended,
         failures=[s.failure for s in sites if s.failure is not None],
+        agreement=agreement,
+        empowers=empowers,
     )
+
+
+def _profiles(
+    responses: pd.DataFrame, statements: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Answer distributions the reports draw, per site and for everyone ('all'), stored
+    with the run so a report of this run shows this run's data."""
+    if responses.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    everyone = pd.concat([responses, responses.assign(site_id=POOLED)], ignore_index=True)
+    present = [c for c in EMPOWERS_ITEMS if c in everyone]
+    empowers = (
+        empowers_profile(everyone[["site_id", "wave", *present]]) if present else pd.DataFrame()
+    )
+    return agreement_counts(everyone, statements), empowers
 
 
 def evaluate_programme(

@@ -177,3 +177,25 @@ def battery_reliability(responses: pd.DataFrame, statements: pd.DataFrame) -> pd
          "n": int(base[cols].dropna().shape[0])}
         for name, cols in batteries.items() if set(cols) <= set(base.columns)
     ])  # fmt: skip
+
+
+def agreement_counts(responses: pd.DataFrame, statements: pd.DataFrame) -> pd.DataFrame:
+    """People disagreeing (1-2), neither (3) and agreeing (4-5) with each statement, per
+    site and wave: what the diverging bars are drawn from (disclosure is the report's job)."""
+    parts = []
+    for item in statements["item"]:
+        column = f"para_{item}_now"
+        if column not in responses:
+            continue
+        answered = responses[["site_id", "wave", column]].dropna(subset=[column])
+        values = answered[column].astype(float)
+        parts.append(
+            answered[["site_id", "wave"]]
+            .assign(item=item, disagree=(values <= 2).astype(int), neither=(values == 3).astype(int),
+                    agree=(values >= 4).astype(int))
+            .groupby(["site_id", "wave", "item"], as_index=False)[["disagree", "neither", "agree"]]
+            .sum()
+        )  # fmt: skip
+    columns = ["site_id", "wave", "item", "disagree", "neither", "agree"]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    return frame.astype({"wave": int}).reindex(columns=columns)

@@ -450,7 +450,8 @@ def store_evaluation(settings: Settings, run_id: str, started: dt.datetime, resu
     with Warehouse(settings.warehouse_path, lock_timeout=settings.writer_lock_timeout) as warehouse:
         warehouse.store_evaluation(run_id, started, result.results, result.intended, result.failures,
                                    contract_version(), fingerprint, balance=result.balance,
-                                   unintended=result.unintended)  # fmt: skip
+                                   unintended=result.unintended, agreement=result.agreement,
+                                   empowers=result.empowers)  # fmt: skip
     return run_id
 
 

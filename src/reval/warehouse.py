@@ -92,7 +92,8 @@ PATTERN_COLUMNS: Final[dict[str, tuple[tuple[re.Pattern[str], str], ...]]] = {
 
 
 RUN_TABLES: Final[tuple[str, ...]] = (
-    "results", "intended_results", "balance_results", "unintended_results", "evaluation_runs",
+    "results", "intended_results", "balance_results", "unintended_results", "agreement_counts",
+    "empowers_profile", "evaluation_runs",
 )  # fmt: skip
 """Everything stored per evaluation run."""
 
@@ -229,6 +230,20 @@ class Warehouse:
         )
         self.con.execute(
             """
+            CREATE TABLE IF NOT EXISTS agreement_counts (
+                run_id VARCHAR NOT NULL, site_id VARCHAR NOT NULL, wave INTEGER NOT NULL,
+                item VARCHAR NOT NULL, disagree INTEGER, neither INTEGER, agree INTEGER)
+            """
+        )
+        self.con.execute(
+            """
+            CREATE TABLE IF NOT EXISTS empowers_profile (
+                run_id VARCHAR NOT NULL, site_id VARCHAR NOT NULL, wave INTEGER NOT NULL,
+                behaviour VARCHAR NOT NULL, mean DOUBLE, ci_low DOUBLE, ci_high DOUBLE, n INTEGER)
+            """
+        )
+        self.con.execute(
+            """
             CREATE TABLE IF NOT EXISTS unintended_results (
                 run_id VARCHAR NOT NULL, site_id VARCHAR NOT NULL, source VARCHAR NOT NULL,
                 what VARCHAR, estimate DOUBLE, ci_low DOUBLE, ci_high DOUBLE, valence VARCHAR)
@@ -247,6 +262,8 @@ class Warehouse:
         *,
         balance: pd.DataFrame | None = None,
         unintended: pd.DataFrame | None = None,
+        agreement: pd.DataFrame | None = None,
+        empowers: pd.DataFrame | None = None,
     ) -> None:
         """Replace everything stored for ``run_id`` in one transaction (a rerun of the same
         run id stores the same rows once)."""
@@ -263,7 +280,8 @@ class Warehouse:
                 self._append("results", results.assign(run_id=run_id))
             if not intended.empty:
                 self._append("intended_results", intended.assign(run_id=run_id))
-            for table, frame in (("balance_results", balance), ("unintended_results", unintended)):
+            for table, frame in (("balance_results", balance), ("unintended_results", unintended),
+                                 ("agreement_counts", agreement), ("empowers_profile", empowers)):  # fmt: skip
                 if frame is not None and not frame.empty:
                     wanted = [c for c in self.columns(table) if c in frame.columns]
                     self._append(table, frame[wanted].assign(run_id=run_id))
@@ -314,7 +332,8 @@ class Warehouse:
             where += " AND site_id IN (?, 'all')"
             params = [run_id, site_id]
         order = {"results": "site_id, kind, measure, wave", "intended_results": "site_id, outcome_id",
-                 "balance_results": "site_id, outcome", "unintended_results": "site_id, source"}  # fmt: skip
+                 "balance_results": "site_id, outcome", "unintended_results": "site_id, source",
+                 "agreement_counts": "site_id, item, wave", "empowers_profile": "site_id, wave"}  # fmt: skip
         tables = {
             table: self.con.execute(
                 f"SELECT * EXCLUDE (run_id) FROM {table} {where} ORDER BY {columns}", params

@@ -14,10 +14,8 @@ from typing import Final, Literal
 
 import pandas as pd
 
-from reval.contract import EMPOWERS_ITEMS
 from reval.reporting.disclosure import SUPPRESSED, THRESHOLD, suppress_counts
 from reval.revaluation import KINDS, VISIBILITY, moved_to_visible, six_box_grid
-from reval.survey import empowers_profile
 
 Scope = Literal["programme", "site"]
 
@@ -117,48 +115,41 @@ class ReportInputs:
 
 
 def statement_shares(
-    responses: pd.DataFrame, statements: pd.DataFrame, threshold: int = THRESHOLD
+    counts: pd.DataFrame, statements: pd.DataFrame, threshold: int = THRESHOLD
 ) -> pd.DataFrame:
-    """Disagree / neither / agree shares of each paradigm statement per site and wave.
+    """Disagree / neither / agree shares of each paradigm statement per site and wave,
+    from the run's ``agreement_counts``.
 
     Disclosure: a disagree or agree group of 1-4 people is folded into "neither" (the
     figure says so); if "neither" is then still 1-4 people, or the whole group is under
     the threshold, the bar is withheld.
     """
     rows = []
-    for item in statements["item"]:
-        column = f"para_{item}_now"
-        if column not in responses:
-            continue
-        answered = responses[["site_id", "wave", column]].dropna(subset=[column])
-        for (site, wave), group in answered.groupby(["site_id", "wave"]):
-            values = group[column].astype(float)
-            counts = {"disagree": int((values <= 2).sum()), "neither": int((values == 3).sum()),
-                      "agree": int((values >= 4).sum())}  # fmt: skip
-            folded = False
-            for side in ("disagree", "agree"):
-                if 0 < counts[side] < threshold:
-                    counts["neither"] += counts.pop(side)
-                    counts[side] = 0
-                    folded = True
-            people = sum(counts.values())
-            shown = people >= threshold and not (0 < counts["neither"] < threshold)
-            rows.append({"site_id": site, "wave": int(wave), "item": item, "people": people,
-                         "shown": shown, "folded": folded,
-                         **{k: (v / people if shown else math.nan) for k, v in counts.items()}})  # fmt: skip
+    for r in counts.itertuples():
+        shown_counts = {
+            "disagree": int(r.disagree),
+            "neither": int(r.neither),
+            "agree": int(r.agree),
+        }
+        folded = False
+        for side in ("disagree", "agree"):
+            if 0 < shown_counts[side] < threshold:
+                shown_counts["neither"] += shown_counts[side]
+                shown_counts[side] = 0
+                folded = True
+        people = sum(shown_counts.values())
+        shown = people >= threshold and not (0 < shown_counts["neither"] < threshold)
+        rows.append({"site_id": r.site_id, "wave": int(r.wave), "item": r.item, "people": people,
+                     "shown": shown, "folded": folded,
+                     **{k: (v / people if shown else math.nan) for k, v in shown_counts.items()}})  # fmt: skip
     frame = pd.DataFrame(rows, columns=["site_id", "wave", "item", "people", "shown", "folded",
                                         "disagree", "neither", "agree"])  # fmt: skip
     return frame.merge(statements[["item", "statement", "paradigm"]], on="item", how="left")
 
 
-def empowers_means(responses: pd.DataFrame, threshold: int = THRESHOLD) -> pd.DataFrame:
-    """EMPOWERS profile per site and wave; means resting on fewer than 5 people withheld."""
-    present = [c for c in EMPOWERS_ITEMS if c in responses]
-    if not present or responses.empty:
-        return pd.DataFrame(
-            columns=["site_id", "wave", "behaviour", "mean", "ci_low", "ci_high", "n"]
-        )
-    profile = empowers_profile(responses[["site_id", "wave", *present]])
+def empowers_means(profile: pd.DataFrame, threshold: int = THRESHOLD) -> pd.DataFrame:
+    """The run's EMPOWERS profile with means resting on fewer than 5 people withheld."""
+    profile = profile.copy()
     small = profile["n"] < threshold
     profile.loc[small, ["mean", "ci_low", "ci_high"]] = math.nan
     return profile

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
-
 from reval.config import Settings
 from reval.errors import RevalError
 from reval.reporting.content import (
@@ -27,7 +25,9 @@ __all__ = ["report_inputs"]
 def report_inputs(settings: Settings, run_id: str | None = None,
                   site_id: str | None = None) -> ReportInputs:  # fmt: skip
     """Everything one report shows, read from the warehouse in one short read-only visit.
-    Survey answers are aggregated here, so no respondent-level row reaches a report."""
+    Estimates, balance and answer distributions are the run's own (stored with it); value
+    items, events, stories and the file log are as they stand now. Only consented story
+    texts leave the survey table; no respondent-level row reaches a report."""
     scope = site_id or None
     with Warehouse(settings.warehouse_path, read_only=True,
                    lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
@@ -44,12 +44,7 @@ def report_inputs(settings: Settings, run_id: str | None = None,
         sites = warehouse.current("sites")
         files = warehouse.ingests()
         rejections = warehouse.rejection_reasons()
-    shares, empowers = statement_shares(responses, statements), empowers_means(responses)
-    if scope is None:  # the programme also sees everyone together
-        pooled = responses.assign(site_id="all")
-        shares = pd.concat([shares, statement_shares(pooled, statements)], ignore_index=True)
-        empowers = pd.concat([empowers, empowers_means(pooled)], ignore_index=True)
-    else:
+    if scope is not None:
         files = files[files["site_id"] == scope]
     rejections = rejections[rejections["ingest_id"].isin(files["ingest_id"])]
     runs = stored["evaluation_runs"]
@@ -57,7 +52,8 @@ def report_inputs(settings: Settings, run_id: str | None = None,
         run_id=run, site_id=scope, sites=sites[["site_id", "site_name"]],
         results=withhold_small_estimates(stored["results"]), intended=stored["intended_results"],
         balance=stored["balance_results"], unintended=stored["unintended_results"],
-        statement_shares=shares, empowers=empowers, value_items=value_items, events=events,
+        statement_shares=statement_shares(stored["agreement_counts"], statements),
+        empowers=empowers_means(stored["empowers_profile"]), value_items=value_items, events=events,
         stories=consented_story_rows(responses), files=files, rejections=rejections,
         failures=json.loads(runs["failures"].iloc[0]) if len(runs) else [],
         finished_at=f"{runs['finished_at'].iloc[0]:%d %B %Y}" if len(runs) else "",
