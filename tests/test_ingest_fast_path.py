@@ -24,7 +24,7 @@ from reval.config import SAMPLE_DATA_DIR
 from reval.contract import semicolon_list_bad
 from reval.ingest import cleaning
 from reval.ingest.cleaning import CleanedTable, _int64, _integral, cell_text, clean_table
-from reval.ingest.readers import SheetTable, read_tables
+from reval.ingest.readers import SheetTable, has_blank_line, read_tables
 from reval.ingest.validation import ValidatedTable, validate_table
 from tests import test_ingest_messy_files as messy
 
@@ -239,3 +239,15 @@ def test_threaded_cleaning_matches_one_thread(sample_sheets, monkeypatch) -> Non
     assert len(threaded.problems) == 3
     pd.testing.assert_frame_equal(threaded.frame, single.frame)
     pd.testing.assert_frame_equal(threaded.source, single.source)
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(
+    data=st.lists(st.sampled_from([b"\n", b"\r", b"a", b","]), max_size=40).map(b"".join),
+    bounds=st.tuples(st.integers(0, 45), st.integers(0, 45)),
+    window=st.integers(1, 8),
+)
+def test_blank_line_scan_matches_find(data, bounds, window) -> None:
+    start, end = min(bounds), min(max(bounds), len(data))
+    expected = data.find(b"\n\n", start, end) >= 0 or data.find(b"\n\r\n", start, end) >= 0
+    assert has_blank_line(data, start, end, window) == expected

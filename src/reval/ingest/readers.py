@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
@@ -171,7 +172,20 @@ def _blank_line_between_records(path: Path, head: bytes, header_index: int) -> b
         end = size
         while end > start and data[end - 1 : end] in (b"\n", b"\r", b" ", b"\t", b"\x00"):
             end -= 1
-        return data.find(b"\n\n", start, end) >= 0 or data.find(b"\n\r\n", start, end) >= 0
+        return has_blank_line(data, start, end)
+
+
+def has_blank_line(data: bytes | mmap.mmap, start: int, end: int, window: int = 1 << 25) -> bool:
+    """``b"\\n\\n"`` or ``b"\\n\\r\\n"`` within ``data[start:end]``: one vectorised pass over
+    the newlines (two ``find`` scans of a large file took twice as long)."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    for lo in range(start, end, window):
+        part = view[lo : min(end, lo + window + 2)]  # 2 bytes overlap: no match is split
+        newlines = np.flatnonzero(part == 10)
+        gaps = np.diff(newlines)
+        if np.any(gaps == 1) or np.any(part[newlines[:-1][gaps == 2] + 1] == 13):
+            return True
+    return False
 
 
 def _arrow_csv(
