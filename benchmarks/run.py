@@ -298,7 +298,7 @@ def cases(work: Path) -> list[tuple[Case, str, str]]:
                 reval=INGEST_TIMED,
                 peer_name="DuckDB read_csv into a table, same file (no validation)",
                 peer=DUCKDB_TIMED,
-                repeats=2,
+                repeats=4,
             ),
             INGEST_SETUP,
             DUCKDB_SETUP,
@@ -309,15 +309,20 @@ def cases(work: Path) -> list[tuple[Case, str, str]]:
 def run_ingest(work: Path) -> str:
     lines = [
         f"Measured {dt.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; median wall time of repeated runs, each in a "
-        "fresh process; peak = that process's maximum resident memory.",
+        f"Python {platform.python_version()}; median wall time of repeated runs (reval and peer "
+        "interleaved), each in a fresh process; peak = that process's maximum resident memory.",
         "",
         "| case | data | reval (s) | reval peak (MB) | peer | peer (s) | peer peak (MB) | reval / peer |",
         "|---|---|---:|---:|---|---:|---:|---:|",
     ]
     for case, reval_setup, peer_setup in cases(work):
-        ours = [measure(reval_setup, case.reval, work) for _ in range(case.repeats)]
-        theirs = [measure(peer_setup, case.peer, work) for _ in range(case.repeats)]
+        # interleaved (reval, peer, peer, reval, ...) so a neighbour's load drifting during
+        # the run weighs on both sides alike, not on whichever side ran second
+        ours, theirs = [], []
+        for i in range(case.repeats):
+            sides = [(ours, reval_setup, case.reval), (theirs, peer_setup, case.peer)]
+            for results, setup, timed in sides if i % 2 == 0 else sides[::-1]:
+                results.append(measure(setup, timed, work))
         ours_s = statistics.median(m.seconds for m in ours)
         theirs_s = statistics.median(m.seconds for m in theirs)
         lines.append(
