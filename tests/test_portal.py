@@ -12,6 +12,7 @@ import re
 import uuid
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -94,31 +95,34 @@ def sign_in(client: TestClient, token: str) -> httpx.Response:
     return client.post("/login", data={"token": token, "csrf_token": csrf_of(client)})
 
 
+@contextmanager
+def _signed_in(app: FastAPI, token: str) -> Iterator[TestClient]:
+    with _client(app) as client:
+        assert sign_in(client, token).status_code == 303
+        yield client
+
+
 @pytest.fixture
 def as_a(app: FastAPI, tokens: dict[str, str]) -> Iterator[TestClient]:
-    with _client(app) as client:
-        assert sign_in(client, tokens["a"]).status_code == 303
+    with _signed_in(app, tokens["a"]) as client:
         yield client
 
 
 @pytest.fixture
 def as_b(app: FastAPI, tokens: dict[str, str]) -> Iterator[TestClient]:
-    with _client(app) as client:
-        assert sign_in(client, tokens["b"]).status_code == 303
+    with _signed_in(app, tokens["b"]) as client:
         yield client
 
 
 @pytest.fixture
 def as_funder(app: FastAPI, tokens: dict[str, str]) -> Iterator[TestClient]:
-    with _client(app) as client:
-        assert sign_in(client, tokens["funder"]).status_code == 303
+    with _signed_in(app, tokens["funder"]) as client:
         yield client
 
 
 @pytest.fixture
 def as_admin(app: FastAPI, tokens: dict[str, str]) -> Iterator[TestClient]:
-    with _client(app) as client:
-        assert sign_in(client, tokens["admin"]).status_code == 303
+    with _signed_in(app, tokens["admin"]) as client:
         yield client
 
 
