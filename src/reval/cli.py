@@ -5,13 +5,24 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
-from reval.config import SAMPLE_DATA_DIR, load_settings
-from reval.synthetic_programme import DEFAULT_SEED
+if TYPE_CHECKING:
+    from reval.config import Settings
+
+# Only typer is imported here: every command imports what it needs when it runs, so
+# `reval --help` and quick commands start at once (pandas, pandera and statsmodels take
+# seconds to import on a machine without compiled bytecode).
+
+
+def load_settings() -> Settings:
+    """Settings from the environment (and Prefect's offline defaults), read when a command runs."""
+    from reval.config import load_settings as settings_from_environment
+
+    return settings_from_environment()
+
 
 app = typer.Typer(
     name="reval",
@@ -33,16 +44,20 @@ def init() -> None:
 @app.command("sample-data")
 def sample_data(
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Folder to write into.")
-    ] = SAMPLE_DATA_DIR,
+        Path | None,
+        typer.Option("--out", "-o", help="Folder to write into [default: sample_data/]."),
+    ] = None,
     seed: Annotated[
-        int, typer.Option(help="Random seed; the committed sample uses the default.")
-    ] = DEFAULT_SEED,
+        int | None,
+        typer.Option(help="Random seed [default: the committed sample's seed]."),
+    ] = None,
 ) -> None:
     """Write the synthetic six-site programme (workbooks, catalogue, truth.json)."""
-    from reval.synthetic_programme import synthetic_programme, write_sample_data
+    from reval.config import SAMPLE_DATA_DIR
+    from reval.synthetic_programme import DEFAULT_SEED, synthetic_programme, write_sample_data
 
-    for path in write_sample_data(synthetic_programme(seed), out):
+    programme = synthetic_programme(DEFAULT_SEED if seed is None else seed)
+    for path in write_sample_data(programme, out or SAMPLE_DATA_DIR):
         typer.echo(str(path))
 
 
@@ -51,13 +66,19 @@ def templates(
     out: Annotated[Path, typer.Argument(help="Folder for the blank templates.")],
     statements: Annotated[
         Path | None,
-        typer.Option(help="Paradigm statements CSV whose items become survey columns."),
-    ] = SAMPLE_DATA_DIR / "paradigm_statements.csv",
+        typer.Option(
+            help="Paradigm statements CSV whose items become survey columns "
+            "[default: the sample programme's catalogue]."
+        ),
+    ] = None,
 ) -> None:
     """Write a blank .xlsx template per table, with instructions and dropdowns."""
+    import pandas as pd
+
+    from reval.config import SAMPLE_DATA_DIR
     from reval.site_templates import write_templates
 
-    catalogue = pd.read_csv(statements) if statements is not None else None
+    catalogue = pd.read_csv(statements or SAMPLE_DATA_DIR / "paradigm_statements.csv")
     for path in write_templates(out, catalogue):
         typer.echo(str(path))
 
@@ -153,6 +174,8 @@ def match_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Matched-comparison effect on the treated (ATT) for any CSV."""
+    import pandas as pd
+
     from reval.matching import MatchingError, balance, effect, match
 
     if distance not in {"logit", "probability", "mahalanobis"}:
@@ -339,6 +362,8 @@ def results(
 
 def _plain(value: object) -> object:
     """numpy and pandas scalars as plain Python values for JSON."""
+    import pandas as pd
+
     if value is None or value is pd.NA:
         return None
     if hasattr(value, "item"):

@@ -29,8 +29,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import stats
 
 from reval.matching._nearest import greedy_match
 from reval.matching._poisson import poisson_cluster
@@ -422,7 +420,7 @@ def effect(
     columns = [sample.treated[keep].astype(float)]
     if adjust:
         columns += [c.to_numpy() for _, c in design_matrix(data.loc[keep], adjust).items()]
-    exog = sm.add_constant(np.column_stack(columns), has_constant="add")
+    exog = np.column_stack([np.ones(int(keep.sum())), *columns])
     groups = sample.subclass[keep]
     weights = sample.weights[keep]
     if scale == "rate_ratio":
@@ -433,9 +431,15 @@ def effect(
         coef, se = float(params[1]), float(np.sqrt(covariance[1, 1]))
         df = None
     else:
-        fit = sm.WLS(y, exog, weights=weights).fit(cov_type="cluster", cov_kwds={"groups": groups})
+        # statsmodels and scipy.stats are imported here, not at the top: they take seconds
+        # to import and `reval match` should start at once.
+        from statsmodels.regression.linear_model import WLS
+
+        fit = WLS(y, exog, weights=weights).fit(cov_type="cluster", cov_kwds={"groups": groups})
         df = int(keep.sum()) - exog.shape[1]
         coef, se = float(fit.params[1]), float(fit.bse[1])
+    from scipy import stats
+
     quantile = stats.t.ppf(0.975, df) if df else stats.norm.ppf(0.975)
     low, high = coef - quantile * se, coef + quantile * se
     p_value = float(2 * (stats.t.sf(abs(coef / se), df) if df else stats.norm.sf(abs(coef / se))))
