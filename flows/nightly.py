@@ -65,6 +65,17 @@ def render_reports(home: str | None, run_id: str) -> dict[str, str]:
     return rendered.failed
 
 
+def render_isolated(home: str | None, run_id: str) -> dict[str, str]:
+    """The render task with its own failure caught: a crash of the whole task (not one
+    report, which ``render_reports`` already isolates) is named like a failed report, so
+    the flow still says which run was stored and ends failed only after that."""
+    state = render_reports(home, run_id, return_state=True)
+    if state.is_completed():
+        return state.result()
+    get_run_logger().error("rendering reports failed: %s", state.message)
+    return {"reports": str(state.message)}
+
+
 @flow(name="nightly_evaluation")
 def nightly_evaluation(home: str | None = None, render: bool = True) -> str:
     """Ingest everything waiting in the inbox, fit every model per site (fanned out) and
@@ -80,7 +91,7 @@ def nightly_evaluation(home: str | None = None, render: bool = True) -> str:
     if existing is not None:
         logger.info("inputs unchanged since run %s; nothing to refit", existing)
         if render and not (settings.reports_dir / existing).is_dir():
-            render_reports(home, existing)
+            render_isolated(home, existing)
         return existing
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     tables, fingerprint = read_programme(home)
@@ -89,7 +100,7 @@ def nightly_evaluation(home: str | None = None, render: bool = True) -> str:
     run_id = str(flow_run.get_id() or uuid.uuid4().hex)
     stored = pool_and_store(home, run_id, started, tables, [p.result() for p in parts], fingerprint)
     logger.info("stored run %s", stored)
-    failed = render_reports(home, stored) if render else {}
+    failed = render_isolated(home, stored) if render else {}
     if failed:  # the other reports are published; the run still ends failed, loudly
         raise RuntimeError(f"run {stored} stored, but these reports failed: {', '.join(failed)}")
     return stored

@@ -50,7 +50,7 @@ if len(profile):
     latest = profile[profile["wave"] == profile["wave"].max()]
     strongest = latest.dropna(subset=["mean"]).sort_values("mean", ascending=False).head(3)
     show_text("People said the movement is strongest at: "
-              + ", ".join(f"**{b}**" for b in strongest["behaviour"]) + ".")  # fmt: skip
+              + ", ".join(f"**{plain(b)}**" for b in strongest["behaviour"]) + ".")  # fmt: skip
     show_figure(figures.empowers_chart(profile),
                 "Picture: how strongly people see the movement doing each of eight things, "
                 "from 0 (not at all) to 10 (very strongly), at each survey.")  # fmt: skip

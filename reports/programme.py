@@ -13,7 +13,7 @@ from reval.config import Settings
 from reval.methods import method_explanations
 from reval.reporting import content, figures
 from reval.reporting.inputs import report_inputs
-from reval.reporting.present import show_figure, show_list, show_table, show_text
+from reval.reporting.present import plain, show_figure, show_list, show_table, show_text
 
 data = report_inputs(Settings(home=Path(home)), run_id or None)
 results = data.results
@@ -98,7 +98,7 @@ if len(profile):
 # %%
 moved = [(s, content.moved_items(data.value_items, s)[0]) for s in data.site_ids]
 show_text("Items of value that moved from invisible to visible between story sessions: "
-          + "; ".join(f"{s} {n}" for s, n in moved) + ".")  # fmt: skip
+          + "; ".join(f"{plain(s)} {plain(n)}" for s, n in moved) + ".")  # fmt: skip
 show_table(content.value_table(results), "Calculated value after deadweight, attribution, displacement "
            "and drop-off, under low, central and high adjustments.")  # fmt: skip
 

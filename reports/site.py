@@ -118,7 +118,7 @@ if len(grid):
     show_figure(figures.six_box_chart(grid, title="Items of value at the latest story session"),
                 "Figure: the six boxes - kinds of value, visible and invisible (counts below 5 shown as <5).")  # fmt: skip
     moved, which = content.moved_items(data.value_items, site)
-    show_text(f"Items that moved from invisible to visible between sessions: **{moved}**.")
+    show_text(f"Items that moved from invisible to visible between sessions: **{plain(moved)}**.")
     show_list(which, empty="(Items are listed only when 5 or more moved.)")
 show_table(content.value_table(results), "Calculated value after deadweight, attribution, displacement "
            "and drop-off, under low, central and high adjustments.",

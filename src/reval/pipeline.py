@@ -551,6 +551,8 @@ def render_reports(
                     written.update(render_one_report(settings, run, kind, site, formats, kernel))
                 except RenderError as error:
                     failed[report_stem(kind, site)] = str(error)
+                except Exception as error:  # whatever broke, one report never stops the rest
+                    failed[report_stem(kind, site)] = f"{type(error).__name__}: {error}"
         return written, failed
 
     written: dict[str, Path] = {}

@@ -18,6 +18,8 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
+from reval.inert import inert
+
 FIXED_CREATED = dt.datetime(2016, 1, 1, 0, 0, 0)
 DATE_FORMAT = "dd/mm/yyyy"
 
@@ -51,7 +53,7 @@ def write_cell(sheet: Worksheet, row: int, col: int, value: Any, date_format: An
     elif isinstance(value, int | float) or hasattr(value, "dtype"):
         sheet.write_number(row, col, float(value) if not isinstance(value, int) else value)
     else:
-        sheet.write_string(row, col, str(value))
+        sheet.write_string(row, col, inert(value, "cell"))
 
 
 def write_frame(workbook: xlsxwriter.Workbook, name: str, frame: pd.DataFrame) -> Worksheet:
@@ -60,7 +62,7 @@ def write_frame(workbook: xlsxwriter.Workbook, name: str, frame: pd.DataFrame) -
     header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     date_format = workbook.add_format({"num_format": DATE_FORMAT})
     for col, column in enumerate(frame.columns):
-        sheet.write_string(0, col, str(column), header)
+        sheet.write_string(0, col, inert(column, "cell"), header)
         width = max(len(str(column)), *(len(str(v)) for v in frame[column].head(50).tolist()), 8)
         sheet.set_column(col, col, min(width + 2, 60))
     for row, values in enumerate(frame.itertuples(index=False, name=None), start=1):

@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt  # picks a non-interactive backend on machines w
 import pandas as pd
 from matplotlib.figure import Figure
 
+from reval.inert import FIGURE_TEXT, inert
+
 OKABE_ITO = {
     "orange": "#E69F00",
     "sky_blue": "#56B4E9",
@@ -40,7 +42,7 @@ def love_plot(balance: pd.DataFrame, *, title: str = "Balance before and after m
     axes.scatter(table["smd_after"].abs(), rows, color=OKABE_ITO["blue"], s=60, label="After matching",
                  marker="D")  # fmt: skip
     axes.axvline(0.1, color=OKABE_ITO["black"], linestyle="--", linewidth=1)
-    axes.set_yticks(list(rows), table["covariate"].tolist())
+    axes.set_yticks(list(rows), [inert(c, "figure") for c in table["covariate"]], **FIGURE_TEXT)
     axes.set_xlabel("Absolute standardised mean difference (under 0.1 = balanced)")
     axes.set_title(title)
     axes.legend(loc="lower right", frameon=False)
@@ -65,7 +67,7 @@ def forest_plot(effects: pd.DataFrame, *, xlabel: str, title: str = "") -> Chart
                   xerr=[table["estimate"] - table["ci_low"], table["ci_high"] - table["estimate"]],
                   fmt="o", color=OKABE_ITO["blue"], ecolor=OKABE_ITO["sky_blue"], capsize=3)  # fmt: skip
     axes.axvline(0, color=OKABE_ITO["black"], linewidth=1)
-    axes.set_yticks(list(rows), table["label"].tolist())
+    axes.set_yticks(list(rows), [inert(x, "figure") for x in table["label"]], **FIGURE_TEXT)
     axes.set_xlabel(xlabel)
     if title:
         axes.set_title(title)
@@ -89,7 +91,7 @@ def diverging_bars(shares: pd.DataFrame, *, title: str = "") -> Chart:
     """Disagree to the left of zero, agree to the right, 'neither' split across it; one bar
     per statement and wave (baseline above follow-up)."""
     table = shares.sort_values(["paradigm", "item", "wave"], ascending=[True, True, False])
-    labels = [f"{'[new] ' if p == 'new' else '[old] '}{s} (wave {w})"
+    labels = [f"{'[new] ' if p == 'new' else '[old] '}{inert(s, 'figure')} (wave {w})"
               for p, s, w in zip(table["paradigm"], table["statement"], table["wave"], strict=True)]  # fmt: skip
     figure, axes = plt.subplots(figsize=(9, 0.34 * len(table) + 1.6), layout="constrained")
     rows = list(range(len(table)))
@@ -106,7 +108,7 @@ def diverging_bars(shares: pd.DataFrame, *, title: str = "") -> Chart:
                 0, row, "not shown: fewer than 5 people", ha="center", va="center", fontsize=8
             )
     axes.axvline(0, color=OKABE_ITO["black"], linewidth=0.8)
-    axes.set_yticks(rows, labels, fontsize=8)
+    axes.set_yticks(rows, labels, fontsize=8, **FIGURE_TEXT)
     axes.set_xlim(-100, 100)
     axes.set_xlabel("% of people answering (disagree left, agree right)")
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 if len(table) < 6 else -0.04),
@@ -141,7 +143,8 @@ def empowers_chart(profile: pd.DataFrame, *, title: str = "") -> Chart:
         ]
         axes.barh(y, part["mean"].fillna(0), height=height, color=colours[k % len(colours)],
                   xerr=error, capsize=2, label=f"Wave {wave}")  # fmt: skip
-    axes.set_yticks([i + height * (len(waves) - 1) / 2 for i in range(len(behaviours))], behaviours)
+    axes.set_yticks([i + height * (len(waves) - 1) / 2 for i in range(len(behaviours))],
+                    [inert(b, "figure") for b in behaviours], **FIGURE_TEXT)  # fmt: skip
     axes.invert_yaxis()
     axes.set_xlim(0, 10)
     axes.set_xlabel("How strongly people see the movement doing this (0-10)")
@@ -194,8 +197,8 @@ def timeline_chart(events: pd.DataFrame, *, title: str = "") -> Chart:
     for row, event in zip(rows, table.itertuples(), strict=True):
         axes.scatter(event.event_date, row, s=70, color=OKABE_ITO["blue"], zorder=3)
         left = event.event_date > middle  # late events are labelled to the left of their dot
-        axes.text(event.event_date, row + 0.25, f"  {event.description}  ", fontsize=8, va="bottom",
-                  ha="right" if left else "left")  # fmt: skip
+        axes.text(event.event_date, row + 0.25, f"  {inert(event.description, 'figure')}  ",
+                  fontsize=8, va="bottom", ha="right" if left else "left", **FIGURE_TEXT)  # fmt: skip
         axes.axhspan(row - 0.5, row + 0.5, color=PHASE_COLOURS.get(event.phase, "white"), zorder=0)
     axes.set_yticks(rows, [p.replace("_", " ") for p in table["phase"]], fontsize=8)
     axes.set_ylim(-0.6, len(table) - 0.2)

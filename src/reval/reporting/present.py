@@ -4,25 +4,23 @@ writes it into ``<img alt>``; the PDF path reads it back), tables and text as Ma
 
 from __future__ import annotations
 
-import html
 import io
-import re
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
+from reval.inert import inert
 from reval.reporting.figures import Chart
 
 FIGURE_DPI = 110
-MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]#|$~])")
 
 
 def plain(text: object) -> str:
-    """Uploaded text as inert Markdown: no HTML, links, emphasis, maths or table breaks
-    (a story saying ``<script>`` or ``=SUM(A1)`` is shown, never run or formatted)."""
-    flat = " ".join(str(text).split())
-    return MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(flat, quote=False))
+    """Uploaded text as inert Markdown (see :func:`reval.inert.inert`): no HTML, links,
+    emphasis, maths, citations or table breaks (a story saying ``<script>``,
+    ``https://x.example`` or ``@name`` is shown as written, never run, linked or formatted)."""
+    return inert(text, "markdown")
 
 
 def show_figure(chart: Chart, caption: str) -> None:
@@ -45,6 +43,7 @@ def show_table(table: pd.DataFrame, caption: str = "", empty: str = "Nothing to 
         return
     safe = table.map(plain)
     safe.index = [plain(i) for i in table.index]
+    safe.columns = [plain(c) for c in table.columns]
     text = safe.to_markdown(index=not _default_index(table), disable_numparse=True)
     display(Markdown((f"*{caption}*\n\n" if caption else "") + text))
 

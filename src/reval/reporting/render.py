@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Literal
 
 from reval.errors import RevalError
+from reval.inert import inert
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-ALT_UNSAFE = re.compile(r"[\[\]\\]")
 Format = Literal["html", "pdf"]
 Engine = Literal["quarto", "builtin"]
 
@@ -199,9 +199,7 @@ th { background: #eef3f8; }
 
 def _html(notebook: object, title: str) -> str:
     """One self-contained, screen-reader-friendly page: code hidden, images embedded."""
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(template_name="basic", exclude_input=True, embed_images=True)
+    exporter = _inert_html_exporter()
     body, _ = exporter.from_notebook_node(notebook)
     return (
         '<!DOCTYPE html>\n<html lang="en-GB">\n<head>\n<meta charset="utf-8">\n'
@@ -210,6 +208,42 @@ def _html(notebook: object, title: str) -> str:
         f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
 
+
+def _inert_html_exporter() -> object:
+    """nbconvert's HTML exporter with its Markdown made inert: no bare-URL autolinks
+    (mistune's ``url`` plugin turns ``https://...`` in any text into ``<a>``) and raw HTML
+    escaped. Uploaded text is escaped before it gets here (:func:`reval.inert.inert`);
+    this is the second wall."""
+    from jinja2 import pass_context
+    from nbconvert import HTMLExporter
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+    class InertMarkdown(MarkdownWithMath):
+        DEFAULT_PLUGINS = tuple(p for p in MarkdownWithMath.DEFAULT_PLUGINS if p != "url")
+
+    class InertHTMLExporter(HTMLExporter):
+        @pass_context  # same call as nbconvert's own filter, which this one replaces
+        def markdown2html(self, context: object, source: str) -> str:
+            renderer = IPythonRenderer(escape=True, allow_harmful_protocols=False,
+                                       embed_images=self.embed_images)  # fmt: skip
+            return InertMarkdown(renderer=renderer).render(source)
+
+    return InertHTMLExporter(template_name="basic", exclude_input=True, embed_images=True)
+
+
+PANDOC_MARKDOWN = "markdown" + "".join(f"-{extension}" for extension in (
+    "implicit_figures", "citations", "tex_math_dollars", "tex_math_single_backslash",
+    "tex_math_double_backslash", "superscript", "subscript", "raw_html", "raw_tex",
+    "raw_attribute", "autolink_bare_uris", "inline_notes", "footnotes", "latex_macros",
+    "native_divs", "native_spans", "bracketed_spans", "fenced_divs", "example_lists",
+    "definition_lists", "line_blocks", "strikeout", "task_lists", "smart", "emoji",
+    "implicit_header_references", "yaml_metadata_block", "pandoc_title_block",
+    "markdown_in_html_blocks",
+))  # fmt: skip
+"""Pandoc's Markdown with every extension that turns text into markup (citations ``@x``,
+maths ``$x$``, ``^sup^``/``~sub~``, raw Typst/HTML/TeX, notes, divs, spans, bare-URL
+links) switched off: reval's reports use only headings, emphasis, lists, pipe tables and
+images. Uploaded text is escaped before it gets here; this is the second wall."""
 
 TYPST_HEADER = """
 #show table: set text(size: 8pt)
@@ -228,7 +262,7 @@ def _pdf(notebook: object, target: Path) -> None:
         (folder / "page.yaml").write_text("margin:\n  x: 2cm\n  y: 2cm\n", encoding="utf-8")
         (folder / "report.md").write_text(_markdown(notebook, folder), encoding="utf-8")
         done = subprocess.run(
-            [_pandoc(), "report.md", "--from", "markdown-implicit_figures", "--to", "typst",
+            [_pandoc(), "report.md", "--from", PANDOC_MARKDOWN, "--to", "typst",
              "--standalone", "-V", "papersize=a4", "-V", "fontsize=10pt",
              "--metadata-file", "page.yaml", "--include-in-header", "header.typ"],
             cwd=folder, capture_output=True, text=True, timeout=300, check=False,
@@ -237,7 +271,10 @@ def _pdf(notebook: object, target: Path) -> None:
             raise RenderError(target, "converting to typst (pandoc)", done.stderr)
         source = done.stdout
         (folder / "report.typ").write_text(source, encoding="utf-8")
-        typst.compile(str(folder / "report.typ"), output=str(target), root=str(folder))
+        try:
+            typst.compile(str(folder / "report.typ"), output=str(target), root=str(folder))
+        except Exception as error:  # typst raises its own TypstError (and others) from Rust
+            raise RenderError(target, "typesetting the PDF (typst)", str(error)) from error
 
 
 def _pandoc() -> str:
@@ -263,7 +300,7 @@ def _markdown(notebook: object, folder: Path) -> str:
                 name = f"figure-{i}-{j}.png"
                 (folder / name).write_bytes(base64.b64decode(data["image/png"]))
                 alt = output.get("metadata", {}).get("image/png", {}).get("alt", "")
-                parts.append(f"![{ALT_UNSAFE.sub(' ', alt)}]({name}){{width=100%}}")
+                parts.append(f"![{inert(alt)}]({name}){{width=100%}}")
             elif "text/markdown" in data:
                 parts.append(data["text/markdown"])
     return "\n\n".join(parts)
