@@ -262,11 +262,24 @@ def run(
     settings = load_settings()  # applies Prefect's offline defaults before Prefect loads
     from flows.nightly import nightly_evaluation, nightly_on_dask
 
+    _start_prefect()
     if dask is None:
         run_id = nightly_evaluation(str(settings.home))
     else:
         run_id = nightly_on_dask(str(settings.home), None if dask == "local" else dask)
     typer.echo(f"Nightly evaluation stored run {run_id}; see: reval results --run {run_id}")
+
+
+def _start_prefect() -> None:
+    """Prefect's local server, started with a limit fit for small machines and one retry;
+    a failure is one paragraph, not a traceback."""
+    from flows.local_server import LocalServerStartError, start_local_server
+
+    try:
+        start_local_server()
+    except LocalServerStartError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
 
 
 @app.command()
@@ -280,6 +293,7 @@ def serve(
     settings = load_settings()
     from flows.deployments import serve as serve_deployments
 
+    _start_prefect()
     typer.echo(f"Serving: nightly evaluation at '{cron}' ({timezone}) and on-demand uploads.")
     serve_deployments(str(settings.home), cron, timezone)
 
@@ -394,6 +408,7 @@ def demo() -> None:
         shutil.copy(path, settings.inbox_dir / path.name)
     from flows.nightly import nightly_evaluation
 
+    _start_prefect()
     run_id = nightly_evaluation(str(settings.home))
     with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
         counts = warehouse.row_counts()

@@ -27,6 +27,9 @@ PREFECT_OFFLINE_DEFAULTS: dict[str, str] = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
     "PREFECT_UI_ENABLED": "false",
+    # Prefect's local server gets 20 s to start by default, too short on two busy cores
+    # (Prefect issue 16397); reval also retries once (flows/local_server.py).
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
 }
 
 
@@ -92,6 +95,13 @@ class Settings(BaseSettings):
         return self.home / "portal"
 
     @cached_property
+    def prefect_home(self) -> Path:
+        """Prefect's own folder for this workspace (its local server's database, settings):
+        kept between runs, so the local server does not build its database again, and
+        separate per workspace, so two workspaces never share run history."""
+        return self.home / "prefect"
+
+    @cached_property
     def warehouse_path(self) -> Path:
         return self.home / "warehouse.duckdb"
 
@@ -113,9 +123,13 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    """Settings from the environment, with Prefect's offline defaults applied."""
+    """Settings from the environment, with Prefect's offline defaults applied and Prefect's
+    home inside the workspace (unless PREFECT_HOME is set); call it before Prefect is
+    imported, as the CLI does."""
     apply_prefect_offline_defaults()
-    return Settings()
+    settings = Settings()
+    os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))
+    return settings
 
 
 def apply_prefect_offline_defaults() -> None:
