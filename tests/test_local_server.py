@@ -1,0 +1,108 @@
+"""Prefect's local server: started with a limit fit for small machines, retried once, and
+explained in one paragraph when it still does not answer (issue 13)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.local_server import LocalServerStartError, start_local_server
+from reval.config import PREFECT_OFFLINE_DEFAULTS
+from reval.errors import RevalError
+
+
+class _Server:
+    """Stands in for Prefect's SubprocessASGIServer: answers on the attempts listed."""
+
+    def __init__(self, answers: list[bool]) -> None:
+        self.answers = answers
+        self.starts = 0
+        self.stops = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        if not self.answers[self.starts - 1]:
+            raise RuntimeError(
+                "Timed out while attempting to connect to ephemeral Prefect API server.\nstdout: ..."
+            )
+
+    def stop(self) -> None:
+        self.stops += 1
+
+    api_url = "http://127.0.0.1:8123/api"
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch):
+    import prefect.server.api.server as prefect_server
+
+    def install(answers: list[bool]) -> _Server:
+        fake = _Server(answers)
+        monkeypatch.setattr(prefect_server, "SubprocessASGIServer", lambda: fake)
+        monkeypatch.delenv("PREFECT_API_URL", raising=False)
+        return fake
+
+    return install
+
+
+def test_a_server_that_never_answers_is_tried_twice_then_explained(server) -> None:
+    fake = server([False, False])
+    with pytest.raises(LocalServerStartError) as caught:
+        start_local_server()
+    assert (fake.starts, fake.stops) == (2, 2)  # each half-started process is ended
+    message = str(caught.value)
+    assert isinstance(caught.value, RevalError)
+    assert "\n" not in message  # one paragraph: Prefect's multi-line dump is cut to its first line
+    assert "did not answer" in message and "2 times" in message
+    assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" in message
+    assert "PREFECT_API_URL" in message  # and the lasting alternative
+
+
+def test_a_second_attempt_that_answers_is_used(server) -> None:
+    fake = server([False, True])
+    assert start_local_server() == fake.api_url
+    assert (fake.starts, fake.stops) == (2, 1)
+
+
+def test_a_named_server_is_used_as_it_is(server) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    fake = server([True])
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        assert start_local_server() is None
+    assert fake.starts == 0
+
+
+def test_the_start_up_limit_is_fit_for_small_machines_and_overridable() -> None:
+    assert int(PREFECT_OFFLINE_DEFAULTS["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]) >= 60
+    env = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "33"}
+    code = (
+        "from reval.config import load_settings; load_settings();"
+        "from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as t;"
+        "print(t.value())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "33", out.stderr
+
+
+def test_reval_run_says_what_failed_in_plain_words(tmp_path: Path) -> None:
+    """A limit of 0 s makes every start fail at once: the command ends with the paragraph
+    and exit code 1, never a traceback, and loads nothing."""
+    env = {
+        **os.environ,
+        "REVAL_HOME": str(tmp_path / "workspace"),
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "0",
+    }
+    env.pop("PREFECT_API_URL", None)
+    env.pop("PREFECT_HOME", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "reval.cli", "run"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert "reval could not start Prefect's local server" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "workspace" / "warehouse.duckdb").exists()
