@@ -57,7 +57,8 @@ def test_a_server_that_never_answers_is_tried_twice_then_explained(server) -> No
     message = str(caught.value)
     assert isinstance(caught.value, RevalError)
     assert "\n" not in message  # one paragraph: Prefect's multi-line dump is cut to its first line
-    assert "did not answer" in message and "2 times" in message
+    assert "did not answer" in message
+    assert "2 times" in message
     assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" in message
     assert "PREFECT_API_URL" in message  # and the lasting alternative
 
