@@ -281,17 +281,29 @@ def _reference(
 
 
 def warehouse_reference(warehouse: Warehouse, validated: list[ValidatedTable]) -> Reference:
-    sites = sorted(_site_ids(validated))
+    # every row's site, rejected or not: all of a row's problems are found in one pass
+    sites = sorted({
+        str(s) for v in validated if "site_id" in v.cleaned.frame
+        for s in v.cleaned.frame["site_id"].dropna().unique()
+    })  # fmt: skip
     outcomes = {
         m["outcome"] for c in warehouse.columns("comparison_records")
         for m in [OUTCOME_PRE.match(c) or OUTCOME_POST.match(c)] if m
     }  # fmt: skip
+    known_sites = warehouse.current("sites")
     return Reference(
-        site_ids=frozenset(warehouse.known_values("sites", "site_id")),
+        site_ids=frozenset(known_sites["site_id"].dropna().astype(str)),
+        site_names=_site_names(known_sites),
         paradigm_items=frozenset(warehouse.known_values("paradigm_statements", "item")),
         comparison_outcomes=frozenset(outcomes),
         survey_waves=warehouse.survey_waves(sites),
     )
+
+
+def _site_names(sites: pd.DataFrame) -> dict[str, str]:
+    """site_id -> site_name, for messages people read."""
+    named = sites.dropna(subset=["site_id", "site_name"])
+    return dict(zip(named["site_id"].astype(str), named["site_name"].astype(str), strict=True))
 
 
 def _outcome(ingest_id: str, name: str, sha256: str, read_problems: list[Problem],

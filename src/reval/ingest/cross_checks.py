@@ -2,6 +2,10 @@
 
 Pure: the caller passes what the warehouse already holds as a :class:`Reference`
 and gets problems back; rows with problems are then rejected like any other.
+
+Every check looks at every row whose cells could be read, not only the rows that
+passed the sheet's own checks: a coordinator then sees all of a row's problems in
+the first answer, instead of a second round of new ones after fixing the first.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ class Reference:
     """What the warehouse already knows, for checking a new upload."""
 
     site_ids: frozenset[str] = frozenset()
+    site_names: dict[str, str] = field(default_factory=dict)
+    """site_id -> site_name, for messages people read."""
     paradigm_items: frozenset[str] = frozenset()
     comparison_outcomes: frozenset[str] = frozenset()
     survey_waves: dict[tuple[str, str, int], str] = field(default_factory=dict)
@@ -35,36 +41,42 @@ def cross_table_problems(
     by_table: dict[str, list[ValidatedTable]] = {}
     for t in tables:
         by_table.setdefault(t.table, []).append(t)
+    # what this upload itself adds counts even where its row has a problem of its own:
+    # fixing that row makes the reference good, so the rows pointing at it are not wrong
     sites = set(reference.site_ids) | {
-        s for t in by_table.get("sites", []) for s in t.accepted["site_id"].dropna()
-    }
+        s for t in by_table.get("sites", []) if "site_id" in checked_rows(t)
+        for s in checked_rows(t)["site_id"].dropna()
+    }  # fmt: skip
     items = set(reference.paradigm_items) | {
-        i for t in by_table.get("paradigm_statements", []) for i in t.accepted["item"].dropna()
-    }
+        i for t in by_table.get("paradigm_statements", []) if "item" in checked_rows(t)
+        for i in checked_rows(t)["item"].dropna()
+    }  # fmt: skip
     outcomes = set(reference.comparison_outcomes) | {
         m["outcome"]
         for t in by_table.get("comparison_records", [])
-        for c in t.accepted.columns
+        for c in checked_rows(t).columns
         for m in [OUTCOME_PRE.match(c) or OUTCOME_POST.match(c)]
         if m
     }
     problems: list[Problem] = []
     for t in tables:
-        frame = t.accepted
+        frame = checked_rows(t)
         if frame.empty:
             continue
         if upload_site is not None:
-            problems += _other_site_rows(t, upload_site)
+            problems += _other_site_rows(t, upload_site, reference)
         if "site_id" in frame and t.table != "sites":
             unknown = frame["site_id"].notna() & ~frame["site_id"].isin(sites)
+            if upload_site is not None:  # another site's row is said once, as not this site's
+                unknown &= frame["site_id"] == upload_site
             problems += _flag(t, "site_id", unknown, "is not a site reval knows; check the spelling, "
                               "or ask the evaluation team to add the site first", "unknown_site")  # fmt: skip
         if t.table == "survey_responses":
             problems += _unknown_items(t, items)
             problems += _repeat_answers(t, reference)
-        if t.table == "intended_outcomes":
+        if t.table == "intended_outcomes" and "measure" in frame:
             known = SURVEY_MEASURES | outcomes
-            unknown = ~frame["measure"].isin(known)
+            unknown = frame["measure"].notna() & ~frame["measure"].isin(known)
             examples = ", ".join(sorted(outcomes)[:4]) or "ae_visits"
             problems += _flag(t, "measure", unknown,
                               "is not a measure reval knows; use a survey scale (swemwbs, ucla3, "
@@ -73,8 +85,13 @@ def cross_table_problems(
     return problems
 
 
-def _other_site_rows(t: ValidatedTable, upload_site: str) -> list[Problem]:
-    sheet, frame = t.cleaned.sheet, t.accepted
+def checked_rows(t: ValidatedTable) -> pd.DataFrame:
+    """Every row of the sheet as cleaned (unreadable cells blank), rejected or not."""
+    return t.cleaned.frame
+
+
+def _other_site_rows(t: ValidatedTable, upload_site: str, reference: Reference) -> list[Problem]:
+    sheet, frame = t.cleaned.sheet, checked_rows(t)
     if "site_id" not in frame:
         return [
             Problem(
@@ -90,15 +107,17 @@ def _other_site_rows(t: ValidatedTable, upload_site: str) -> list[Problem]:
             for row in frame.index
         ]
     other = frame["site_id"].notna() & (frame["site_id"] != upload_site)
-    return _flag(t, "site_id", other, f"belongs to another site; this upload is for {upload_site}, "
-                 "so only its own rows can be loaded", "wrong_site")  # fmt: skip
+    name = reference.site_names.get(upload_site) or upload_site
+    return _flag(t, "site_id", other, f"is another site; this account uploads for {name}, so "
+                 f"write {upload_site} here, or upload this row from that site's account",
+                 "wrong_site")  # fmt: skip
 
 
 def _flag(
     t: ValidatedTable, column: str, rows: pd.Series, expected: str, reason: ReasonCode
 ) -> list[Problem]:
-    """A problem for each accepted row where ``rows`` is true, showing that row's value."""
-    sheet, frame = t.cleaned.sheet, t.accepted
+    """A problem for each row where ``rows`` is true, showing that row's value."""
+    sheet, frame = t.cleaned.sheet, checked_rows(t)
     return [
         Problem(
             sheet.file, sheet.sheet, int(row), column, str(frame.at[row, column]), expected, reason
@@ -108,7 +127,7 @@ def _flag(
 
 
 def _unknown_items(t: ValidatedTable, items: set[str]) -> list[Problem]:
-    sheet, frame = t.cleaned.sheet, t.accepted
+    sheet, frame = t.cleaned.sheet, checked_rows(t)
     problems = []
     for column in frame.columns:
         match = PARADIGM_NOW.match(column) or PARADIGM_BEFORE.match(column)
@@ -136,12 +155,14 @@ def _repeat_answers(t: ValidatedTable, reference: Reference) -> list[Problem]:
     schema's uniqueness rule already catches it)."""
     if not reference.survey_waves:
         return []
-    sheet, frame = t.cleaned.sheet, t.accepted
-    keys = list(
-        zip(frame["site_id"], frame["respondent_id"], frame["wave"].astype(int), strict=True)
-    )
+    sheet, frame = t.cleaned.sheet, checked_rows(t)
+    if not {"site_id", "respondent_id", "wave", "response_id"} <= set(frame.columns):
+        return []  # a missing key column is reported on its own
+    frame = frame.dropna(subset=["site_id", "respondent_id", "wave"])
+    keys = list(zip(frame["site_id"], frame["respondent_id"], frame["wave"], strict=True))
     problems = []
     for row, key, response_id in zip(frame.index, keys, frame["response_id"], strict=True):
+        key = (str(key[0]), str(key[1]), int(key[2]))
         earlier = reference.survey_waves.get(key)
         if earlier is not None and earlier != response_id:
             problems.append(Problem(
@@ -158,12 +179,16 @@ def without_rows(table: ValidatedTable, problems: list[Problem]) -> ValidatedTab
         for p in problems
         if p.file == table.cleaned.sheet.file and p.sheet == table.cleaned.sheet.sheet
     ]
-    rows = sorted({p.row for p in mine if p.row is not None} & set(table.accepted.index))
-    if not rows:
+    # one problem per cell: a cell already reported (say, a badly written site_id) is not
+    # reported again by a cross-table check
+    cells = {(p.row, p.column) for p in table.problems}
+    mine = [p for p in mine if (p.row, p.column) not in cells]
+    if not mine:
         return table
+    rows = sorted({p.row for p in mine if p.row is not None} & set(table.accepted.index))
     return replace(
         table,
-        accepted=table.accepted.drop(index=rows),
+        accepted=table.accepted.drop(index=rows) if rows else table.accepted,
         rejected_rows=sorted(set(table.rejected_rows) | set(rows)),
         problems=sorted([*table.problems, *mine], key=lambda p: (p.row or 0, p.column or "")),
     )

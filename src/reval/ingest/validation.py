@@ -115,6 +115,9 @@ def _translate(
         if check in {"multiple_fields_uniqueness"} and row is not None:
             key_rows["|".join(schema.unique or [])].append(row)
             continue
+        if check == "field_uniqueness" and row is not None and column is not None:
+            key_rows[column].append(row)  # said with the other rows, like a repeated key
+            continue
         if case.schema_context == "DataFrameSchema" and row is not None and column is not None:
             frame_level[(check, row)].append(column)
             continue
