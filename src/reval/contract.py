@@ -57,6 +57,10 @@ PARADIGM_NOW = re.compile(r"^para_(?P<item>[a-z][a-z0-9_]*)_now$")
 PARADIGM_BEFORE = re.compile(r"^para_(?P<item>[a-z][a-z0-9_]*)_before$")
 OUTCOME_PRE = re.compile(r"^pre_(?P<outcome>[a-z][a-z0-9_]*)$")
 OUTCOME_POST = re.compile(r"^post_(?P<outcome>[a-z][a-z0-9_]*)$")
+SITE_ID_PATTERN: Final[str] = r"^[a-z0-9][a-z0-9_-]{1,39}$"
+"""A site code is a slug: lower-case letters, digits, hyphens and underscores."""
+AGE_BAND = re.compile(r"^(?P<low>\d{1,3})(?:-(?P<high>\d{1,3})|(?P<open>\+))$")
+"""An age band as programmes write them: ``N-M`` (both ages included) or ``N+``."""
 
 SWEMWBS_ITEMS: Final[tuple[str, ...]] = tuple(f"swemwbs_{i}" for i in range(1, 8))
 UCLA_ITEMS: Final[tuple[str, ...]] = tuple(f"ucla_{i}" for i in range(1, 4))
@@ -98,6 +102,28 @@ class AnswerScale:
         return f"{self.values[0]}-{self.values[-1]} or the words ({pairs})"
 
 
+def age_band_limits(band: str) -> tuple[int, float] | None:
+    """(youngest, oldest) age a band covers (``75+`` -> (75, inf)); None if it is not a band."""
+    match = AGE_BAND.match(str(band).strip())
+    if match is None:
+        return None
+    low = int(match["low"])
+    high = float("inf") if match["open"] else int(match["high"])
+    return (low, high) if low <= high else None
+
+
+def overlapping_age_bands(bands: set[str] | frozenset[str]) -> list[tuple[str, str]]:
+    """Pairs of distinct bands that share an age (``16-24`` and ``20-29``), sorted."""
+    limits = {b: age_band_limits(b) for b in bands}
+    known = sorted((lim, b) for b, lim in limits.items() if lim is not None)
+    pairs = []
+    for i, ((low_a, high_a), a) in enumerate(known):
+        for (low_b, high_b), b in known[i + 1 :]:
+            if low_b <= high_a and low_a <= high_b:
+                pairs.append((a, b))
+    return pairs
+
+
 def fold_label(text: str) -> str:
     return " ".join(str(text).split()).casefold()
 
@@ -130,6 +156,16 @@ def _register_checks() -> None:
         allowed = set(answer_scales()[scale].values)
         numeric = pd.to_numeric(series, errors="coerce")
         return series.isna() | numeric.isin(allowed)
+
+    @extensions.register_check_method(statistics=[], supported_types=pd.Series)
+    def age_band(series: pd.Series) -> pd.Series:
+        """Written ``N-M`` (N no older than M) or ``N+``: any set of bands a programme uses."""
+        text = series.astype("string").str.strip()
+        parts = text.str.extract(AGE_BAND.pattern)
+        low = pd.to_numeric(parts["low"], errors="coerce")
+        high = pd.to_numeric(parts["high"], errors="coerce")
+        well_formed = parts["low"].notna() & (parts["open"].notna() | (low <= high))
+        return series.isna() | well_formed.fillna(False).astype(bool)
 
     @extensions.register_check_method(statistics=["allowed"], supported_types=pd.Series)
     def semicolon_list(series: pd.Series, *, allowed: list[str]) -> pd.Series:

@@ -26,7 +26,7 @@ from reval.evaluation import Evaluation, evaluate_programme
 from reval.ingest.cleaning import clean_table
 from reval.ingest.cross_checks import Reference, cross_table_problems, without_rows
 from reval.ingest.file_guards import inspect_upload
-from reval.ingest.problems import Problem
+from reval.ingest.problems import NOTE_REASONS, Problem
 from reval.ingest.readers import read_tables
 from reval.ingest.validation import ValidatedTable, validate_table
 from reval.reporting.render import Format, RenderError, WarmKernel, quarto_command, render_report
@@ -85,8 +85,12 @@ class IngestReport:
         )
         text = f"{self.file}: {self.status.replace('_', ' ')} - {self.rows_accepted} row(s) {verb}"
         text += f" ({tables})" if tables else ""
-        if self.rows_rejected or self.problems:
-            text += f"; {self.rows_rejected} row(s) rejected, {len(self.problems)} problem(s)"
+        notes = sum(p.reason in NOTE_REASONS for p in self.problems)
+        if self.rows_rejected or len(self.problems) > notes:
+            text += (
+                f"; {self.rows_rejected} row(s) rejected, {len(self.problems) - notes} problem(s)"
+            )
+        text += f"; {notes} note(s)" if notes else ""
         return text
 
     def as_json(self) -> dict[str, object]:
@@ -297,6 +301,7 @@ def warehouse_reference(warehouse: Warehouse, validated: list[ValidatedTable]) -
         paradigm_items=frozenset(warehouse.known_values("paradigm_statements", "item")),
         comparison_outcomes=frozenset(outcomes),
         survey_waves=warehouse.survey_waves(sites),
+        age_bands=frozenset(warehouse.known_values("survey_responses", "age_band")),
     )
 
 
@@ -338,13 +343,14 @@ def _outcome_with_tables(
             before.rows_rejected + len(v.rejected_rows),
         )
     accepted = sum(c.rows_accepted for c in counts.values())
+    faults = [p for p in problems if p.reason not in NOTE_REASONS]  # notes keep rows
     if dry_run:
-        status: IngestStatus = "invalid" if accepted == 0 and problems else (
-            "partly_valid" if problems else "valid")  # fmt: skip
+        status: IngestStatus = "invalid" if accepted == 0 and faults else (
+            "partly_valid" if faults else "valid")  # fmt: skip
     elif accepted == 0:
-        status = "rejected" if problems else "loaded"
+        status = "rejected" if faults else "loaded"
     else:
-        status = "partly_loaded" if problems else "loaded"
+        status = "partly_loaded" if faults else "loaded"
     if not read_problems and not validated and not dry_run:
         status = "rejected"
         problems = [Problem(name, None, None, None, None,

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from reval.contract import EMPOWERS_ITEMS, OUTCOME_POST, OUTCOME_PRE, PARADIGM_BEFORE, PARADIGM_NOW
+from reval.contract import (
+    EMPOWERS_ITEMS,
+    OUTCOME_POST,
+    OUTCOME_PRE,
+    PARADIGM_BEFORE,
+    PARADIGM_NOW,
+    overlapping_age_bands,
+)
 from reval.ingest.problems import Problem, ReasonCode
 from reval.ingest.validation import ValidatedTable
 
@@ -32,6 +39,8 @@ class Reference:
     comparison_outcomes: frozenset[str] = frozenset()
     survey_waves: dict[tuple[str, str, int], str] = field(default_factory=dict)
     """(site_id, respondent_id, wave) -> response_id already stored."""
+    age_bands: frozenset[str] = frozenset()
+    """Age bands already used by the programme's survey answers."""
 
 
 def cross_table_problems(
@@ -82,6 +91,7 @@ def cross_table_problems(
                               "is not a measure reval knows; use a survey scale (swemwbs, ucla3, "
                               f"paradigm_index, emp_mobilises ...) or a comparison outcome such as {examples}",
                               "unknown_measure")  # fmt: skip
+    problems += _overlapping_bands(by_table.get("survey_responses", []), reference.age_bands)
     return problems
 
 
@@ -169,6 +179,35 @@ def _repeat_answers(t: ValidatedTable, reference: Reference) -> list[Problem]:
                 sheet.file, sheet.sheet, int(row), "respondent_id", str(key[1]),
                 f"already answered wave {key[2]} (response {earlier}, uploaded earlier); "
                 f"to correct that answer reuse response_id {earlier}", "duplicate_key"))  # fmt: skip
+    return problems
+
+
+def _overlapping_bands(tables: list[ValidatedTable], established: frozenset[str]) -> list[Problem]:
+    """Age bands that share an age, said once per overlapping pair (not once per row). The
+    rows are kept as written, since either band may be the one the programme means; pairs
+    of bands both stored earlier were said when the second came."""
+    uses: dict[str, list[tuple[ValidatedTable, int]]] = {}
+    for t in tables:
+        if "age_band" not in t.accepted:
+            continue
+        bands = t.accepted["age_band"].dropna().astype(str)
+        for band, rows in bands.groupby(bands, sort=True).groups.items():
+            uses.setdefault(str(band), []).extend((t, int(r)) for r in rows)
+    problems = []
+    for pair in overlapping_age_bands(set(uses) | established):
+        if set(pair) <= established:
+            continue
+        band = next(b for b in reversed(pair) if b in uses)
+        other = pair[0] if band == pair[1] else pair[1]
+        where = uses[band]
+        first = where[0][0].cleaned.sheet
+        rows = ", ".join(str(r) for _, r in where[:5]) + (" ..." if len(where) > 5 else "")
+        problems.append(Problem(
+            first.file, first.sheet, None, "age_band", band,
+            f"overlaps the age band {other} also used in this programme ({len(where)} row(s) "
+            f"say {band}: row {rows}). The rows were loaded as written; a programme uses one "
+            "set of bands that do not overlap, so correct the bands, or list the programme's "
+            "own bands in programme.yaml", "overlapping_bands"))  # fmt: skip
     return problems
 
 

@@ -37,7 +37,11 @@ ReasonCode = Literal[
     "unknown_item",
     "unknown_measure",
     "personal_identifier",
+    "overlapping_bands",
+    "waiting",
 ]
+NOTE_REASONS: frozenset[str] = frozenset({"overlapping_bands", "waiting"})
+"""Said once about rows that were nevertheless accepted: worth reading, not a rejection."""
 
 MAX_VALUE_CHARS = 60
 

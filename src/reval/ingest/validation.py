@@ -174,6 +174,12 @@ def _column_problem(
     elif name == "answer_scale":
         scale = answer_scales()[checks["answer_scale"]["scale"]]
         expected, reason = f"is not an answer on this scale; use {scale.describe()}", "not_on_scale"
+    elif name == "age_band":
+        expected, reason = (
+            "is not an age band; write it as N-M with the youngest age first (for example "
+            "25-44) or N+ (for example 75+)",
+            "bad_format",
+        )
     elif name == "semicolon_list":
         allowed = "; ".join(checks["semicolon_list"]["allowed"])
         expected, reason = (

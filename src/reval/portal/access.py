@@ -27,7 +27,7 @@ from reval.errors import RevalError
 
 Role = Literal["site", "funder", "admin"]
 ROLES: Final[tuple[Role, ...]] = ("site", "funder", "admin")
-SITE_ID: Final[re.Pattern[str]] = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+SITE_ID: Final[re.Pattern[str]] = re.compile(r"^[a-z0-9][a-z0-9_-]{1,39}$")
 """The contract's site_id rule (schemas/sites.yaml)."""
 TOKEN_ID_BYTES: Final[int] = 6
 TOKEN_SHAPE: Final[re.Pattern[str]] = re.compile(r"^([0-9a-f]{12})\.([A-Za-z0-9_-]{20,100})$")
@@ -97,8 +97,8 @@ class TokenStore:
             raise AccessError(f"Unknown role {role!r}: use one of {', '.join(ROLES)}.")
         if role == "site" and (site_id is None or not SITE_ID.match(site_id)):
             raise AccessError(
-                f"{site_id!r} is not a site id: lower case letters, digits and underscores, "
-                "starting with a letter (for example wellbeing_erewash)."
+                f"{site_id!r} is not a site id: lower-case letters, digits, hyphens and "
+                "underscores, starting with a letter or digit (for example halton-wellbeing)."
             )
         if role != "site":
             site_id = None

@@ -18,7 +18,7 @@ from reval.portal.access import Principal
 
 ReportKind = Literal["programme", "site", "participant"]
 REPORT_NAME: Final[re.Pattern[str]] = re.compile(
-    r"^(?:(?P<programme>programme)|(?P<kind>site|participant)-(?P<site>[a-z][a-z0-9_]{1,39}))"
+    r"^(?:(?P<programme>programme)|(?P<kind>site|participant)-(?P<site>[a-z0-9][a-z0-9_-]{1,39}))"
     r"\.(?P<format>html|pdf)$"
 )
 MEDIA_TYPES: Final[dict[str, str]] = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
