@@ -35,9 +35,11 @@ show_list(content.summary_sentences(data, "all"), empty="No pooled results could
 # %%
 show_table(content.intended_table(data.intended), "What each site set out to change, and what happened.",
            empty="No intended outcomes were recorded.")  # fmt: skip
+show_list(content.verdict_rules(data.intended))
 show_table(
     content.gas_table(results),
-    "Goal Attainment Scaling T-score per site (50 = targets met on average).",
+    "Goal Attainment Scaling T-score per site: 50 = every scored outcome exactly at its target; "
+    "an outcome whose interval does not support one level is left out (see 'Rests on').",
 )
 
 # %% [markdown]

@@ -38,7 +38,9 @@ show_list(
 # %%
 show_table(content.intended_table(data.intended), "What the site set out to change, and what happened.",
            empty="No intended outcomes were recorded for this site.", hide=("Site",))  # fmt: skip
-show_table(content.gas_table(results), "Goal Attainment Scaling T-score (50 = targets met on average).",
+show_list(content.verdict_rules(data.intended[data.intended["site_id"] == site]))
+show_table(content.gas_table(results), "Goal Attainment Scaling T-score: 50 = every scored outcome exactly "
+           "at its target; an outcome whose interval does not support one level is left out.",
            hide=("Site",))  # fmt: skip
 
 # %% [markdown]

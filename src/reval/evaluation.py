@@ -32,7 +32,8 @@ RESULT_COLUMNS: Final[list[str]] = [
 ]  # fmt: skip
 INTENDED_COLUMNS: Final[list[str]] = [
     "site_id", "outcome_id", "measure", "direction", "target", "signed_estimate", "signed_ci_low",
-    "signed_ci_high", "classification", "gas_level",
+    "signed_ci_high", "classification", "gas_level", "wave", "source", "n", "margin", "p_value",
+    "p_adjusted", "fdr_flag", "gas_basis", "why_not_measurable",
 ]  # fmt: skip
 
 
@@ -139,7 +140,7 @@ def combine(tables: dict[str, pd.DataFrame], sites: list[SiteEvaluation]) -> Eva
         gas = gas_by_site(outcomes)
         rows += [{"site_id": r.site_id, "measure": "gas", "kind": "gas_t", "wave": None,
                   "estimate": r.gas_t, "ci_low": None, "ci_high": None, "n": r.measured,
-                  "status": "ok", "message": f"{r.measured} of {r.outcomes} outcomes measured"}
+                  "status": "ok", "message": r.note}
                  for r in gas.itertuples()]  # fmt: skip
         unintended = unintended_outcomes(
             estimates, intended_table, tables.get("harvested_outcomes"), responses

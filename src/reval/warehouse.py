@@ -218,6 +218,14 @@ class Warehouse:
                 gas_level INTEGER)
             """
         )
+        # verdict details added later: older warehouses gain the columns in place
+        for column, sql_type in (("wave", "INTEGER"), ("source", "VARCHAR"), ("n", "INTEGER"),
+                                 ("margin", "DOUBLE"), ("p_value", "DOUBLE"), ("p_adjusted", "DOUBLE"),
+                                 ("fdr_flag", "BOOLEAN"), ("gas_basis", "VARCHAR"),
+                                 ("why_not_measurable", "VARCHAR")):  # fmt: skip
+            self.con.execute(
+                f"ALTER TABLE intended_results ADD COLUMN IF NOT EXISTS {column} {sql_type}"
+            )
         # what the reports draw besides the estimates: covariate balance per matched
         # comparison (love plots) and the outcomes nobody intended
         self.con.execute(

@@ -14,6 +14,7 @@ from typing import Final, Literal
 
 import pandas as pd
 
+from reval.intended import CLEAR_VERDICTS, VERDICT_RULES, VERDICTS
 from reval.reporting.disclosure import SUPPRESSED, THRESHOLD, suppress_counts
 from reval.revaluation import KINDS, VISIBILITY, moved_to_visible, six_box_grid
 
@@ -194,27 +195,68 @@ def matched_table(results: pd.DataFrame) -> pd.DataFrame:
     }).reset_index(drop=True)  # fmt: skip
 
 
+def wave_text(wave: object, source: object = None) -> str:
+    """Which data an estimate comes from, said the same way everywhere."""
+    if source == "matched_did" or wave is None or pd.isna(wave):  # type: ignore[arg-type]
+        return "matched comparison"
+    return f"baseline to wave {int(wave)}"  # type: ignore[call-overload]
+
+
+def gas_level_text(level: object, basis: object) -> str:
+    if level is None or pd.isna(level):  # type: ignore[arg-type]
+        return "inconclusive" if basis == "inconclusive" else "-"
+    return f"{int(level):+d}" + (" (derived)" if basis == "derived" else "")  # type: ignore[call-overload]
+
+
 def intended_table(intended: pd.DataFrame) -> pd.DataFrame:
-    """Intended against actual: each outcome's direction, target, estimate and verdict."""
+    """Intended against actual: each outcome's target, the estimate it is judged on (with
+    the wave it comes from), the verdict, the false-discovery check and the GAS level."""
     frame = intended.sort_values(["site_id", "outcome_id"])
+    wave = frame["wave"] if "wave" in frame else pd.Series(None, index=frame.index)
+    source = frame["source"] if "source" in frame else pd.Series(None, index=frame.index)
+    flag = frame["fdr_flag"] if "fdr_flag" in frame else pd.Series(False, index=frame.index)
+    basis = frame["gas_basis"] if "gas_basis" in frame else pd.Series(None, index=frame.index)
     return pd.DataFrame({
         "Site": frame["site_id"],
         "Outcome": frame["outcome_id"],
         "Measure": frame["measure"].map(measure_name),
         "Intended": [f"{d} by {t:g}" if pd.notna(t) else str(d)
                      for d, t in zip(frame["direction"], frame["target"], strict=True)],
+        "Data": [wave_text(w, s) for w, s in zip(wave, source, strict=True)],
         "Change in intended direction (95% interval)": [
             interval_text(e, lo, hi) for e, lo, hi in
             zip(frame["signed_estimate"], frame["signed_ci_low"], frame["signed_ci_high"], strict=True)],
         "Verdict": frame["classification"],
-        "GAS level": frame["gas_level"].map(lambda v: "-" if pd.isna(v) else f"{int(v):+d}"),
+        "Could be chance?": ["yes (fails the false-discovery check)" if f is True else "no"
+                             if v in CLEAR_VERDICTS else "-"
+                             for f, v in zip(flag, frame["classification"], strict=True)],
+        "GAS level": [gas_level_text(v, b) for v, b in zip(frame["gas_level"], basis, strict=True)],
     }).reset_index(drop=True)  # fmt: skip
 
 
+def verdict_rules(intended: pd.DataFrame) -> list[str]:
+    """The rule behind each verdict used, in one plain sentence, with each outcome's
+    no-change margin and the reason an outcome could not be measured."""
+    used = set(intended["classification"]) if len(intended) else set()
+    lines = [f"{v.capitalize()}: {VERDICT_RULES[v]}." for v in VERDICTS if v in used]
+    if "margin" in intended and len(intended):
+        margins = "; ".join(
+            f"{r.site_id} {r.outcome_id} ±{r.margin:g}" for r in intended.itertuples()
+            if pd.notna(r.margin)
+        )  # fmt: skip
+        lines.append(f"No-change margins (half the target): {margins}.")
+    if "why_not_measurable" in intended:
+        lines += [f"{r.site_id} {r.outcome_id} is not measurable: {r.why_not_measurable}."
+                  for r in intended.itertuples() if isinstance(r.why_not_measurable, str)]  # fmt: skip
+    return lines
+
+
 def gas_table(results: pd.DataFrame) -> pd.DataFrame:
+    """GAS T per site, with what it rests on (levels derived or left out)."""
     gas = results[results["kind"] == "gas_t"].sort_values("site_id")
     return pd.DataFrame({"Site": gas["site_id"], "GAS T-score": gas["estimate"].map(
-        lambda v: "-" if pd.isna(v) else f"{v:.1f}")}).reset_index(drop=True)  # fmt: skip
+        lambda v: "-" if pd.isna(v) else f"{v:.1f}"),
+        "Rests on": gas["message"].fillna("")}).reset_index(drop=True)  # fmt: skip
 
 
 def value_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -304,7 +346,7 @@ def summary_sentences(inputs: ReportInputs, site_id: str) -> list[str]:
         if site_id == "all"
         else inputs.intended[inputs.intended["site_id"] == site_id]
     )
-    for verdict in ("achieved", "partly achieved", "not achieved", "reversed", "not measurable"):
+    for verdict in VERDICTS:
         chosen = intended[intended["classification"] == verdict]
         if chosen.empty:
             continue
