@@ -124,7 +124,8 @@ def test_gas_site_scale_needs_the_interval_within_one_level() -> None:
 def test_gas_one_threshold_never_puts_a_reversal_at_the_target() -> None:
     """With only gas_p1 given, the old nearest-threshold rule put -0.63 at level 0."""
     level, basis = gas_assessment("reversed", -0.63, -0.92, -0.35, 2.0, {"gas_p1": 3.0})
-    assert level is not None and level < 0
+    assert level is not None
+    assert level < 0
     assert basis == "site scale, gaps derived"
 
 
@@ -164,7 +165,8 @@ def test_inconclusive_levels_are_left_out_of_t_with_a_note() -> None:
         ("ucla3", "decrease", 0.5, -0.5, -0.7, -0.3),
     ])  # fmt: skip
     gas = gas_by_site(outcomes).iloc[0]
-    assert gas["measured"] == 1 and gas["outcomes"] == 2
+    assert gas["measured"] == 1
+    assert gas["outcomes"] == 2
     assert gas["gas_t"] == 50.0  # the one supported level is on target
     assert "io0 (inconclusive)" in gas["note"]
 
@@ -198,7 +200,8 @@ def test_benjamini_hochberg_by_hand_and_flag() -> None:
         ("paradigm_index", "increase", 0.3, 0.05, -0.2, 0.3),
     ])  # fmt: skip
     row = outcomes.set_index("measure").loc["swemwbs"]
-    assert row["classification"] == "achieved" and row["fdr_flag"]
+    assert row["classification"] == "achieved"
+    assert row["fdr_flag"]
     assert not outcomes.set_index("measure").loc["ucla3", "fdr_flag"]  # not a clear verdict
 
 
@@ -239,7 +242,8 @@ def test_classification_matches_what_the_truth_implies(outcomes) -> None:
 def test_gas_t_per_site(outcomes) -> None:
     table = gas_by_site(outcomes).set_index("site_id")
     assert len(table) == 6
-    assert (table["measured"] <= table["outcomes"]).all() and table["measured"].sum() >= 18
+    assert (table["measured"] <= table["outcomes"]).all()
+    assert table["measured"].sum() >= 18
     # Morecambe Bay intended wellbeing and A&E changes the programme did not bring about
     assert table.loc["morecambe_bay", "gas_t"] < table.loc["wellbeing_erewash", "gas_t"]
 
