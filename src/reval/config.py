@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     max_rows_per_sheet: int = 1_000_000
     """Rows read from one sheet before the file is refused as implausible."""
 
+    max_cell_chars: int = 32_767
+    """Longest text accepted in one cell (Excel's own limit); a file with a longer cell is
+    refused, naming the file, sheet, row and column."""
+
     quarto: str | None = None
     """Path of the Quarto CLI (REVAL_QUARTO); when unset, ``quarto`` on PATH, else the
     built-in renderer that needs no Quarto."""

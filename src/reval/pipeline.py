@@ -31,7 +31,7 @@ from reval.ingest.readers import read_tables
 from reval.ingest.validation import ValidatedTable, validate_table
 from reval.reporting.render import Format, RenderError, WarmKernel, quarto_command, render_report
 from reval.spreadsheets import write_workbook
-from reval.warehouse import IngestRecord, Warehouse
+from reval.warehouse import IngestRecord, Warehouse, WarehouseUnavailableError
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,8 @@ invalid: a dry run (``reval validate``) that stored nothing."""
 
 FILE_LEVEL_REASONS: frozenset[str] = frozenset({"missing_column"})
 """Problems that reject the whole file, not just a row."""
+READ_REFUSALS: frozenset[str] = frozenset({"unreadable_file", "too_long"})
+"""Reader problems that refuse the file unread: a damaged file, a cell over the size limit."""
 
 
 def init_workspace(settings: Settings) -> Path:
@@ -206,31 +208,25 @@ def ingest_file(
                     contract_version(), "refused", 0, 0, refusals[0].message()))  # fmt: skip
         return report
 
-    read = read_tables(archived or path, original_name=name)
-    oversized = [t for t in read.tables if len(t.frame) > settings.max_rows_per_sheet]
-    if oversized:
-        too_many = [
-            Problem(
-                name,
-                t.sheet,
-                None,
-                None,
-                f"{len(t.frame):,} rows",
+    read = read_tables(archived or path, original_name=name, max_cell_chars=settings.max_cell_chars)
+    refusing = [p for p in read.problems if p.reason in READ_REFUSALS]
+    refusing += [
+        Problem(name, t.sheet, None, None, f"{len(t.frame):,} rows",
                 f"is more rows than reval accepts in one sheet ({settings.max_rows_per_sheet:,}); "
                 "split the file, or ask the evaluation team to raise REVAL_MAX_ROWS_PER_SHEET",
-                "file_too_large",
-            )
-            for t in oversized
-        ]
+                "file_too_large")
+        for t in read.tables if len(t.frame) > settings.max_rows_per_sheet
+    ]  # fmt: skip
+    if refusing:
         if not dry_run:
             with Warehouse(
                 settings.warehouse_path, lock_timeout=settings.writer_lock_timeout
             ) as wh:
                 wh.record_ingest(IngestRecord(
                     ingest_id, sha256, name, str(archived), site_id, received,
-                    contract_version(), "refused", 0, 0, too_many[0].message()))  # fmt: skip
+                    contract_version(), "refused", 0, 0, refusing[0].message()))  # fmt: skip
         return IngestReport(ingest_id, name, sha256, "refused" if not dry_run else "invalid",
-                            problems=too_many)  # fmt: skip
+                            problems=refusing)  # fmt: skip
     validated = [validate_table(clean_table(sheet)) for sheet in read.tables]
 
     if dry_run:
@@ -594,8 +590,22 @@ def waiting_files(settings: Settings) -> list[Path]:
 
 def ingest_inbox_file(settings: Settings, path: Path) -> IngestReport:
     """Ingest one inbox file and move it out of the way: to processed/ when anything was
-    accepted, else to failed/ beside a .problems.txt - never deleted."""
-    report = ingest_file(settings, path)
+    accepted, else to failed/ beside a .problems.txt - never deleted.
+
+    Whatever goes wrong with one file's content moves that file aside with the reason, so
+    the files behind it still load; only a warehouse problem (busy, damaged) stops the
+    inbox, leaving the file where it is for the next run."""
+    try:
+        report = ingest_file(settings, path)
+    except (WarehouseUnavailableError, MemoryError):
+        raise
+    except Exception as error:  # one file must not stop the night
+        reason = str(error) if isinstance(error, RevalError) else type(error).__name__
+        problem = Problem(path.name, None, None, None, None,
+                          f"could not be processed ({reason}); it was set aside so the other "
+                          "files load; send it to the evaluation team", "unreadable_file")  # fmt: skip
+        report = IngestReport(uuid.uuid4().hex, path.name, _sha256_of(path), "refused",
+                              problems=[problem])  # fmt: skip
     folder = settings.inbox_dir / (
         "failed" if report.status in {"refused", "rejected"} else "processed"
     )

@@ -98,7 +98,11 @@ RUN_TABLES: Final[tuple[str, ...]] = (
 """Everything stored per evaluation run."""
 
 
-class WarehouseBusyError(RevalError):
+class WarehouseUnavailableError(RevalError):
+    """The warehouse cannot be used right now (busy, or damaged): no upload is to blame."""
+
+
+class WarehouseBusyError(WarehouseUnavailableError):
     """Another process is writing; the caller may try again shortly."""
 
     def __init__(self, path: Path, timeout: float) -> None:

@@ -18,6 +18,7 @@ from typing import Final, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from reval.contract import TABLES, TableName, table_schema
@@ -28,6 +29,10 @@ SPREADSHEET_SUFFIXES: Final[dict[str, FileKind]] = {".xlsx": "xlsx", ".ods": "od
 HEADER_SEARCH_ROWS: Final[int] = 15
 """Title rows and blank rows above the header are skipped up to this depth."""
 CSV_ENCODINGS: Final[tuple[str, ...]] = ("utf-8-sig", "cp1252", "latin-1")
+MAX_CELL_CHARS: Final[int] = 32_767
+"""Excel's own limit on one cell; ``Settings.max_cell_chars`` is what an ingest uses."""
+MAX_CELL_PROBLEMS: Final[int] = 100
+"""Oversized cells named one by one before the rest are counted."""
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,17 @@ def file_kind(filename: str) -> FileKind | None:
     return SPREADSHEET_SUFFIXES.get(Path(filename).suffix.casefold())
 
 
-def read_tables(path: Path, original_name: str | None = None) -> ReadResult:
-    """Every contract table in a .xlsx, .ods or .csv file."""
+def read_tables(
+    path: Path, original_name: str | None = None, *, max_cell_chars: int = MAX_CELL_CHARS
+) -> ReadResult:
+    """Every contract table in a .xlsx, .ods or .csv file.
+
+    Whatever the parsers raise on the uploaded bytes (a damaged zip, XML that does not
+    match its declared size, bytes that are not text, a malformed CSV) comes back as one
+    file-level ``unreadable_file`` problem, and cells longer than ``max_cell_chars`` as
+    ``too_long`` problems naming each cell: a bad file is refused, never a crash that
+    stops the files behind it.
+    """
     name = original_name or path.name
     kind = file_kind(name)
     if kind is None:
@@ -74,8 +88,104 @@ def read_tables(path: Path, original_name: str | None = None) -> ReadResult:
                           "is not a spreadsheet type reval reads; save the file as .xlsx, .ods or .csv",
                           "not_a_spreadsheet")  # fmt: skip
         return ReadResult([], [problem])
-    if kind == "csv":
-        return _read_csv(path, name)
+    try:
+        result = _read_csv(path, name) if kind == "csv" else _read_workbook(path, name)
+    except UnreadableFileError as error:
+        return ReadResult([], [error.problem])
+    except MemoryError:
+        raise
+    except Exception as error:  # any parser failure on uploaded bytes is the file's
+        return ReadResult([], [unreadable_problem(name, error)])
+    if kind == "csv" and path.stat().st_size <= max_cell_chars:
+        return result  # no cell can be longer than the whole file
+    oversized = [p for table in result.tables for p in oversized_cells(table, max_cell_chars)]
+    if oversized:
+        return ReadResult([], _capped(oversized, name, max_cell_chars))
+    return result
+
+
+class UnreadableFileError(Exception):
+    """Raised inside the readers with the problem to report for the whole file."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message())
+        self.problem = problem
+
+
+UNREADABLE_WORKBOOK: Final[str] = (
+    "is damaged or was not fully uploaded, so reval cannot read it; open it in Excel or "
+    "LibreOffice to check it, save a fresh copy and upload that"
+)
+UNREADABLE_TEXT: Final[str] = (
+    "has bytes that are not text in the same encoding as the rest of the file (it may be "
+    "damaged, or parts were pasted from another program); open it in Excel or a text editor, "
+    "check that line, save it as 'CSV UTF-8 (Comma delimited)' and upload that"
+)
+UNREADABLE_CSV: Final[str] = (
+    "is not a well-formed CSV file from that line on (a stray quote or line break), so reval "
+    "cannot read it; open it in Excel, save it again as 'CSV UTF-8 (Comma delimited)' and "
+    "upload that"
+)
+BINARY_STRETCH: Final[str] = (
+    "holds a stretch of data that is not text, so the file is damaged or is not really a CSV "
+    "file; open it in Excel or a text editor to check it, save a fresh copy as 'CSV UTF-8 "
+    "(Comma delimited)' and upload that"
+)
+
+
+def unreadable_problem(name: str, error: BaseException) -> Problem:
+    """A parser's exception said as one plain file-level problem (no traceback, no jargon)."""
+    if isinstance(error, UnicodeDecodeError):
+        line = error.object[: error.start].count(b"\n") + 1
+        return Problem(name, None, None, None, f"line {line:,}", UNREADABLE_TEXT,
+                       "unreadable_file")  # fmt: skip
+    return Problem(name, None, None, None, None, UNREADABLE_WORKBOOK, "unreadable_file")
+
+
+def oversized_cells(table: SheetTable, max_cell_chars: int) -> list[Problem]:
+    """A problem per cell longer than ``max_cell_chars`` characters (file, sheet, row,
+    column and its length; never the text itself)."""
+    problems = []
+    for column in table.frame.columns:
+        lengths = _cell_lengths(table.frame[column], max_cell_chars)
+        if lengths is None:
+            continue
+        for row, length in lengths.items():
+            problems.append(Problem(
+                table.file, table.sheet, int(row), str(column), f"{int(length):,} characters",
+                f"is longer than the {max_cell_chars:,} characters reval accepts in one cell; "
+                "shorten it (or split it over several rows) and upload the file again",
+                "too_long"))  # fmt: skip
+    return problems
+
+
+def _cell_lengths(values: pd.Series, limit: int) -> pd.Series | None:
+    """Lengths of the cells over ``limit`` characters (None when there are none)."""
+    if isinstance(values.dtype, pd.ArrowDtype) and (
+        pa.types.is_string(values.dtype.pyarrow_dtype)
+        or pa.types.is_large_string(values.dtype.pyarrow_dtype)
+    ):
+        arr = values.array._pa_array
+        if (pc.max(pc.binary_length(arr)).as_py() or 0) <= limit:
+            return None  # a character is at least one byte
+        lengths = pd.Series(pc.utf8_length(arr).to_numpy(zero_copy_only=False), index=values.index)
+    else:
+        lengths = values.map(lambda v: len(v) if isinstance(v, str) else 0)
+    over = lengths[lengths > limit]
+    return over if len(over) else None
+
+
+def _capped(problems: list[Problem], name: str, max_cell_chars: int) -> list[Problem]:
+    if len(problems) <= MAX_CELL_PROBLEMS:
+        return problems
+    rest = len(problems) - MAX_CELL_PROBLEMS
+    more = Problem(name, None, None, None, f"{rest:,} more cells",
+                   f"are also longer than the {max_cell_chars:,} characters reval accepts in one "
+                   "cell", "too_long")  # fmt: skip
+    return [*problems[:MAX_CELL_PROBLEMS], more]
+
+
+def _read_workbook(path: Path, name: str) -> ReadResult:
     raw = pd.read_excel(path, sheet_name=None, header=None, engine="calamine", dtype=object)
     tables: list[SheetTable] = []
     problems: list[Problem] = []
@@ -130,9 +240,17 @@ def _read_csv(path: Path, name: str) -> ReadResult:
     rows, repeated headings or blank lines between records fall back to the csv
     module so every row number stays as the user sees it.
     """
+    size = path.stat().st_size
+    # a cell may be as long as the file: the csv module must never stop at its own limit
+    # (131,072 characters) without saying where; cells over the configured size are named
+    csv.field_size_limit(max(csv.field_size_limit(), size + 1, HEAD_BYTES + 1))
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
     text, encoding = _decode_head(head)
+    binary_at = binary_stretch(path)
+    if binary_at is not None:
+        raise UnreadableFileError(Problem(name, None, None, None, f"line {binary_at:,}",
+                                          BINARY_STRETCH, "unreadable_file"))  # fmt: skip
     text = text.removeprefix("\ufeff")
     head_lines = text.splitlines()[:HEADER_SEARCH_ROWS]
     try:
@@ -150,7 +268,12 @@ def _read_csv(path: Path, name: str) -> ReadResult:
         frame = _arrow_csv(path, encoding, header_index, delimiter, header)
     if frame is None:
         data = path.read_bytes().decode(encoding).removeprefix("\ufeff")
-        rows = list(csv.reader(io.StringIO(data), delimiter=delimiter))
+        reader = csv.reader(io.StringIO(data), delimiter=delimiter)
+        try:
+            rows = list(reader)
+        except csv.Error as error:
+            raise UnreadableFileError(Problem(name, None, None, None, f"line {reader.line_num:,}",
+                                              UNREADABLE_CSV, "unreadable_file")) from error  # fmt: skip
         width = max((len(r) for r in rows), default=0)
         # ragged rows are padded, never dropped by the parser
         cells = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
@@ -173,6 +296,46 @@ def _blank_line_between_records(path: Path, head: bytes, header_index: int) -> b
         while end > start and data[end - 1 : end] in (b"\n", b"\r", b" ", b"\t", b"\x00"):
             end -= 1
         return has_blank_line(data, start, end)
+
+
+TEXT_CONTROL_BYTES: Final[bytes] = b"\t\n\r\f\v\x1a"
+"""Control characters real text files contain (\\x1a: old DOS end-of-file mark)."""
+BINARY_BLOCK_BYTES: Final[int] = 64 * 1024
+MAX_CONTROL_SHARE: Final[float] = 0.05
+"""Share of control bytes in one block above which that block is not text."""
+_CONTROL: Final = np.zeros(256, dtype=bool)
+_CONTROL[[b for b in range(32) if b not in TEXT_CONTROL_BYTES]] = True
+
+
+def binary_stretch(path: Path) -> int | None:
+    """The line on which a stretch of binary data starts (a NUL byte, or a 64 KiB block
+    more than 5% control bytes), or None for a text file. One vectorised pass: the file
+    guard judges only the head, so a file damaged further in is caught here."""
+    if path.stat().st_size == 0:
+        return None
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return _first_binary_line(data)
+
+
+def _first_binary_line(data: mmap.mmap, window: int = 1 << 25) -> int | None:
+    view = np.frombuffer(data, dtype=np.uint8)
+    for lo in range(0, len(view), window):
+        part = view[lo : lo + window]
+        flags = _CONTROL[part]
+        if not flags.any():
+            continue
+        starts = np.arange(0, len(part), BINARY_BLOCK_BYTES)
+        counts = np.add.reduceat(flags, starts, dtype=np.int64)
+        sizes = np.diff(np.append(starts, len(part)))
+        dense = np.flatnonzero(counts > MAX_CONTROL_SHARE * np.maximum(sizes, 1024))
+        nul = np.flatnonzero(part == 0)
+        found = [int(nul[0])] if len(nul) else []
+        if len(dense):
+            block = int(starts[dense[0]])
+            found.append(block + int(np.flatnonzero(flags[block:])[0]))
+        if found:
+            return int(np.count_nonzero(view[: lo + min(found)] == 10)) + 1
+    return None
 
 
 def has_blank_line(data: bytes | mmap.mmap, start: int, end: int, window: int = 1 << 25) -> bool:
