@@ -156,14 +156,18 @@ def archive_upload(settings: Settings, source: Path, sha256: str, original_name:
     target = settings.archive_dir / sha256[:2] / f"{sha256}{suffix}"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        shutil.copyfile(source, partial)
-        if _sha256_of(partial) != sha256:
-            partial.unlink()
-            raise RevalError(
-                f"{original_name} changed while it was being received; upload it again."
-            )
-        partial.replace(target)
+        # a temporary file of this request's own: the same bytes arriving twice at once
+        # must not write, check or rename one shared file
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+        try:
+            shutil.copyfile(source, partial)
+            if _sha256_of(partial) != sha256:
+                raise RevalError(
+                    f"{original_name} changed while it was being received; upload it again."
+                )
+            partial.replace(target)  # atomic; equal bytes either way
+        finally:
+            partial.unlink(missing_ok=True)
     return target
 
 
