@@ -75,6 +75,18 @@ if len(change):
 show_table(content.change_table(results, ("survey_change",)), "Change from the baseline survey.")
 
 # %% [markdown]
+# ### Who stayed in the survey
+
+# %%
+who, risk = content.attrition_tables(results)
+show_table(who, "People who answered the baseline survey, how many of them answered the follow-up, "
+           "and the share retained.", empty="No follow-up survey yet.")  # fmt: skip
+show_table(risk, "Did leaving bend the change? Baseline score of those who stayed minus those who left, "
+           "and the change among people seen twice beside the change weighted for who stayed (95% "
+           "intervals). 'At risk' means those who left differed clearly at baseline.",
+           empty="No follow-up survey yet.")  # fmt: skip
+
+# %% [markdown]
 # ## Paradigm shift
 
 # %%

@@ -84,6 +84,18 @@ show_table(
 )
 
 # %% [markdown]
+# ### Who stayed in the survey
+
+# %%
+who, risk = content.attrition_tables(results)
+show_table(who, "People who answered the baseline survey, how many of them answered the follow-up, "
+           "and the share retained.", empty="No follow-up survey yet.", hide=("Site",))  # fmt: skip
+show_table(risk, "Did leaving bend the change? Baseline score of those who stayed minus those who left, "
+           "and the change among people seen twice beside the change weighted for who stayed (95% "
+           "intervals). 'At risk' means those who left differed clearly at baseline.",
+           empty="No follow-up survey yet.", hide=("Site",))  # fmt: skip
+
+# %% [markdown]
 # ## Paradigm shift
 
 # %%

@@ -13,7 +13,8 @@ from reval.pipeline import evaluate, load_sample_data, stored_results
 from reval.warehouse import Warehouse
 
 KINDS = {"survey_change", "paradigm_index", "paradigm_statement", "empowers", "did",
-         "matched_rate_ratio", "value_account", "gas_t"}  # fmt: skip
+         "matched_rate_ratio", "value_account", "gas_t", "retention", "stayers_vs_leavers",
+         "ipw_change"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

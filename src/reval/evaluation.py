@@ -15,6 +15,7 @@ from typing import Final
 
 import pandas as pd
 
+from reval.attrition import attrition, attrition_rows
 from reval.contract import EMPOWERS_ITEMS
 from reval.intended import (
     estimates_by_measure,
@@ -86,6 +87,7 @@ def evaluate_site(
         scored = scored_responses(mine, statements) if len(mine) else pd.DataFrame()
         change = survey_change(scored) if len(scored) else pd.DataFrame()
         rows = _change_rows(change)
+        rows += attrition_rows(attrition(scored, mine)) if len(scored) else []
         shifts = statement_shifts(mine, statements) if len(mine) else pd.DataFrame()
         rows += [
             {"site_id": site, "measure": r.item, "kind": "paradigm_statement", "wave": 1,

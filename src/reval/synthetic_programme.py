@@ -361,7 +361,12 @@ STORY_SNIPPETS: Final[tuple[tuple[str, str, str, int, str], ...]] = (
 )  # fmt: skip
 
 
-def _survey(design: SiteDesign, rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, object]]:
+def _survey(
+    design: SiteDesign, rng: np.random.Generator, dropout_on_wellbeing: float = 0.0
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """``dropout_on_wellbeing`` > 0: people with lower baseline SWEMWBS answers leave more
+    often (that many logits per SD of their baseline raw sum) and gain more (selective
+    dropout that biases a completers-only change); 0 keeps the sample data as shipped."""
     n = design.respondents
     role = rng.choice(
         len(ROLES), size=n, p=np.array(design.role_weights) / sum(design.role_weights)
@@ -384,18 +389,29 @@ def _survey(design: SiteDesign, rng: np.random.Generator) -> tuple[pd.DataFrame,
     joined_late = rng.random(n) < 0.08
     retention = 1 / (1 + np.exp(-(0.9 + 0.25 * (age >= 4) - 0.2 * deprivation)))
     present = {0: ~joined_late}
+    stay_draws = {}
     for wave in waves:
         if wave > 0:
-            present[wave] = rng.random(n) < retention
+            stay_draws[wave] = rng.random(n)
+            present[wave] = stay_draws[wave] < retention
+    w0_z = (w0 - w0.mean()) / w0.std()
 
     rows: list[dict[str, object]] = []
     latent_by_wave: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for wave in waves:
-        w = w0 + design.wellbeing_shift * wave
+        w = w0 + design.wellbeing_shift * wave * (1 - 0.5 * w0_z if dropout_on_wellbeing else 1)
         lonely = lonely0 + design.loneliness_shift * wave
         p = p0 + design.paradigm_shift * wave
         latent_by_wave[wave] = (w, lonely, p)
         sw = _swemwbs_items(w + rng.normal(0, OCCASION_SD, n), rng)
+        if wave == 0 and dropout_on_wellbeing:
+            raw = sw.sum(axis=1)
+            odds = (
+                np.log(retention / (1 - retention))
+                + dropout_on_wellbeing * (raw - raw.mean()) / raw.std()
+            )
+            for later_wave, draws in stay_draws.items():
+                present[later_wave] = draws < 1 / (1 + np.exp(-odds))
         uc = _ucla_items(lonely + rng.normal(0, OCCASION_SD, n), rng)
         para_now = _paradigm_items(p + rng.normal(0, OCCASION_SD, n), rng)
         # looking back, people remember themselves as further from the new paradigm than
@@ -478,6 +494,13 @@ def _survey(design: SiteDesign, rng: np.random.Generator) -> tuple[pd.DataFrame,
                                         emp_person[both]))), 4)
                for k, b in enumerate(EMPOWERS_BEHAVIOURS)},
         }  # fmt: skip
+        if dropout_on_wellbeing:
+            cohort = present[0]
+            truth[str(wave)]["whole_baseline_cohort"] = {
+                "respondents": int(cohort.sum()),
+                **{m: round(float(np.mean(later[m][cohort] - base_expect[m][cohort])), 4)
+                   for m in ("swemwbs", "ucla3")},
+            }  # fmt: skip
     return pd.DataFrame(rows), truth
 
 
@@ -673,8 +696,13 @@ def _intended(design: SiteDesign) -> pd.DataFrame:
 # --- the programme ----------------------------------------------------------------------------
 
 
-def synthetic_programme(seed: int = DEFAULT_SEED) -> SyntheticProgramme:
-    """The six-site programme and its truth, from one seed."""
+def synthetic_programme(
+    seed: int = DEFAULT_SEED, *, dropout_on_wellbeing: float = 0.0
+) -> SyntheticProgramme:
+    """The six-site programme and its truth, from one seed. ``dropout_on_wellbeing`` > 0
+    makes follow-up dropout depend on baseline wellbeing (see ``_survey``) and adds the
+    true change for the whole baseline cohort to the truth; off by default, so the
+    shipped sample data stay byte-identical."""
     root = np.random.SeedSequence(seed)
     site_streams = root.spawn(len(SITE_DESIGNS))
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in (
@@ -683,7 +711,7 @@ def synthetic_programme(seed: int = DEFAULT_SEED) -> SyntheticProgramme:
     truth_sites: dict[str, object] = {}
     for design, stream in zip(SITE_DESIGNS, site_streams, strict=True):
         survey_rng, comparison_rng, value_rng = (np.random.default_rng(s) for s in stream.spawn(3))
-        survey, survey_truth = _survey(design, survey_rng)
+        survey, survey_truth = _survey(design, survey_rng, dropout_on_wellbeing)
         comparison, comparison_truth = _comparison(design, comparison_rng)
         values, value_truth = _value_items(design, value_rng)
         parts["sites"].append(pd.DataFrame([{

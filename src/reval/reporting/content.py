@@ -180,6 +180,48 @@ def change_table(results: pd.DataFrame, kinds: tuple[str, ...] = ("survey_change
     }).reset_index(drop=True)  # fmt: skip
 
 
+def attrition_tables(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Who stayed (baseline people, followed up, retention per site and wave) and whether
+    leaving could bend the change (stayers minus leavers at baseline; completers' change
+    beside the change weighted for who stayed). Followed-up people and the completers'
+    change are the survey-change rows themselves, so each number is said once."""
+    key = ["site_id", "measure", "wave"]
+    retention = results[results["kind"] == "retention"].set_index(key)
+    if retention.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    change = results[results["kind"] == "survey_change"].set_index(key).reindex(retention.index)
+    leavers = (
+        results[results["kind"] == "stayers_vs_leavers"].set_index(key).reindex(retention.index)
+    )
+    weighted = results[results["kind"] == "ipw_change"].set_index(key).reindex(retention.index)
+    index = retention.index.to_frame(index=False)
+    who = pd.DataFrame({
+        "Site": index["site_id"],
+        "Measure": index["measure"].map(measure_name),
+        "Wave": index["wave"].astype(int).astype(str),
+        "At baseline": retention["n"].map(count_text).to_numpy(),
+        "Followed up": change["n"].map(count_text).to_numpy(),
+        "Retained": [("-" if pd.isna(v) else f"{100 * v:.0f}%") for v in retention["estimate"]],
+    })  # fmt: skip
+    risk = pd.DataFrame({
+        "Site": index["site_id"],
+        "Measure": index["measure"].map(measure_name),
+        "Wave": index["wave"].astype(int).astype(str),
+        "Stayers minus leavers at baseline": [
+            interval_text(e, lo, hi) for e, lo, hi in
+            zip(leavers["estimate"], leavers["ci_low"], leavers["ci_high"], strict=True)],
+        "Change, people seen twice": [
+            interval_text(e, lo, hi) for e, lo, hi in
+            zip(change["estimate"], change["ci_low"], change["ci_high"], strict=True)],
+        "Change weighted for who stayed": [
+            interval_text(e, lo, hi) for e, lo, hi in
+            zip(weighted["estimate"], weighted["ci_low"], weighted["ci_high"], strict=True)],
+        "Attrition bias": ["at risk" if isinstance(m, str) and m.startswith("at risk") else "no sign"
+                           for m in weighted["message"]],
+    })  # fmt: skip
+    return who, risk
+
+
 def matched_table(results: pd.DataFrame) -> pd.DataFrame:
     """Difference-in-differences and rate ratios against matched comparisons."""
     rows = results[results["kind"].isin(["did", "matched_rate_ratio"])]
