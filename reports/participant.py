@@ -1,6 +1,3 @@
-# %% [markdown]
-# # What we found together
-
 # %% tags=["parameters"]
 home = ".reval"
 run_id = ""
@@ -20,7 +17,8 @@ data = report_inputs(Settings(home=Path(home)), run_id or None, site_id)
 site = data.site_id
 results = data.results[data.results["site_id"] == site]
 show_text(
-    f"**{plain(data.site_name(site))}**",
+    f"# {plain(data.site_name(site))}: what we found together",
+    f"*{plain(data.title)}*",
     "This is a short summary of what people in the movement told us in the surveys and story "
     "sessions, for everyone who took part. Thank you for your time and your stories.",
 )

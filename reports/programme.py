@@ -1,6 +1,3 @@
-# %% [markdown]
-# # Health as a Social Movement: what changed, and what was intended
-
 # %% tags=["parameters"]
 home = ".reval"
 run_id = ""
@@ -18,6 +15,7 @@ from reval.reporting.present import plain, show_figure, show_list, show_table, s
 data = report_inputs(Settings(home=Path(home)), run_id or None)
 results = data.results
 show_text(
+    f"# {plain(data.title)}: what changed, and what was intended",
     f"Programme report for funders and commissioners: results of evaluation run `{data.run_id}` "
     f"({data.finished_at}) for {len(data.site_ids)} sites. Every estimate is shown with its 95% "
     "interval; counts below 5 are shown as <5."

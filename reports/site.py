@@ -1,6 +1,3 @@
-# %% [markdown]
-# # Site report: what changed, and what was intended
-
 # %% tags=["parameters"]
 home = ".reval"
 run_id = ""
@@ -20,6 +17,8 @@ site = data.site_id
 name = plain(data.site_name(site))
 results = data.results[data.results["site_id"] == site]
 show_text(
+    f"# {name}: what changed, and what was intended",
+    f"Site report of {plain(data.title)}.",
     f"**{name}** ({plain(site)}) - results of evaluation run `{data.run_id}` ({data.finished_at}). "
     "Every estimate is shown with its 95% interval; counts below 5 are shown as <5."
 )

@@ -15,6 +15,7 @@ from pypdf import PdfReader
 
 from reval.config import Settings
 from reval.pipeline import evaluate, load_sample_data, render_reports
+from reval.synthetic_programme import SITE_DESIGNS
 from reval.warehouse import Warehouse
 
 SITE = "wellbeing_erewash"  # three waves: the richest site
@@ -173,9 +174,10 @@ def test_participant_summary_is_plain_language(rendered) -> None:
 def test_pdf_has_the_expected_sections(rendered, name: str, sections: list[str]) -> None:
     reader = PdfReader(rendered[2][name])
     title, chapters = reader.outline[0], reader.outline[1]  # level 1, then its level-2 headings
-    assert title.title in {
-        "Site report: what changed, and what was intended",
-        "What we found together",
+    site_name = next(d.site_name for d in SITE_DESIGNS if d.site_id == SITE)
+    assert title.title in {  # the site by name, never its code
+        f"{site_name}: what changed, and what was intended",
+        f"{site_name}: what we found together",
     }
     assert [item.title for item in chapters if not isinstance(item, list)] == sections
     text = " ".join(page.extract_text() for page in reader.pages)
@@ -215,3 +217,16 @@ def test_a_report_of_a_run_shows_that_runs_answers_not_later_uploads(rendered) -
     pd.testing.assert_frame_equal(before.statement_shares, after.statement_shares)
     pd.testing.assert_frame_equal(before.empowers, after.empowers)
     assert after.stories.empty  # stories are read as they stand now
+
+
+def test_reports_carry_the_programme_title_and_the_site_name(rendered) -> None:
+    programme = _soup(rendered, "programme.html")
+    assert programme.title.get_text() == (
+        "Health as a Social Movement: what changed, and what was intended"
+    )
+    assert programme.h1.get_text(strip=True).rstrip("¶").startswith("Health as a Social Movement")
+    site = _soup(rendered, f"site-{SITE}.html")
+    assert site.h1.get_text(strip=True).rstrip("¶") == (
+        "Wellbeing Erewash: what changed, and what was intended"
+    )
+    assert "Site report of Health as a Social Movement" in site.get_text(" ")

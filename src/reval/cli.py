@@ -34,11 +34,13 @@ app = typer.Typer(
 
 @app.command()
 def init() -> None:
-    """Create the workspace (warehouse, archive, inbox, reports) if missing."""
+    """Create the workspace (warehouse, archive, inbox, reports, programme.yaml) if missing."""
     from reval.pipeline import init_workspace
+    from reval.programme import programme_path
 
     home = init_workspace(load_settings())
     typer.echo(f"Workspace ready at {home}")
+    typer.echo(f"Programme file: {programme_path(home)} (edit it, then: reval programme check)")
 
 
 @app.command("sample-data")
@@ -76,10 +78,12 @@ def templates(
     import pandas as pd
 
     from reval.config import SAMPLE_DATA_DIR
+    from reval.pipeline import workspace_contract
     from reval.site_templates import write_templates
 
     catalogue = pd.read_csv(statements or SAMPLE_DATA_DIR / "paradigm_statements.csv")
-    for path in write_templates(out, catalogue):
+    contract = _contract_or_exit(workspace_contract, load_settings())
+    for path in write_templates(out, catalogue, contract=contract):
         typer.echo(str(path))
 
 
@@ -520,3 +524,48 @@ def sites_revoke(
 
 if __name__ == "__main__":
     app()
+
+
+programme_app = typer.Typer(help="The programme file ($REVAL_HOME/programme.yaml): check it, show it.",
+                            no_args_is_help=True)  # fmt: skip
+app.add_typer(programme_app, name="programme")
+
+
+def _contract_or_exit(build, *args):  # type: ignore[no-untyped-def]
+    """A contract, or the programme file's error on stderr and exit 2."""
+    from reval.programme import ProgrammeError
+
+    try:
+        return build(*args)
+    except ProgrammeError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+
+
+@programme_app.command("check")
+def programme_check(
+    file: Annotated[
+        Path | None, typer.Argument(help="Programme file [default: $REVAL_HOME/programme.yaml].")
+    ] = None,
+) -> None:
+    """Check a programme file: exit 0 if it is valid, else say which key and line is wrong."""
+    from reval.contract import programme_contract
+    from reval.programme import parse_programme, programme_path
+
+    path = file or programme_path(load_settings().home)
+    if not path.is_file():
+        typer.echo(f"No programme file at {path}: run 'reval init' to write one.", err=True)
+        raise typer.Exit(2)
+    programme = _contract_or_exit(parse_programme, path.read_text(encoding="utf-8"), path)
+    contract = programme_contract(programme)
+    typer.echo(f"{path} is valid: '{programme.title}', instruments "
+               f"{', '.join(programme.instruments)}; contract version {contract.version}")  # fmt: skip
+
+
+@programme_app.command("show")
+def programme_show() -> None:
+    """Print the contract in force: the programme, its instruments, every table and column."""
+    from reval.contract import describe_contract
+    from reval.pipeline import workspace_contract
+
+    typer.echo(describe_contract(_contract_or_exit(workspace_contract, load_settings())))

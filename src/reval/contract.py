@@ -9,6 +9,7 @@ which answer scale a column uses and which values a column allows.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ import yaml
 from pandera import extensions
 
 from reval.config import SCHEMAS_DIR
+from reval.programme import DEFAULT_PROGRAMME_YAML, Programme, parse_programme
 
 TableName = Literal[
     "sites",
@@ -153,7 +155,7 @@ def _register_checks() -> None:
     @extensions.register_check_method(statistics=["scale"], supported_types=pd.Series)
     def answer_scale(series: pd.Series, *, scale: str) -> pd.Series:
         """Every answer is one of the scale's numbers (labels are mapped before validation)."""
-        allowed = set(answer_scales()[scale].values)
+        allowed = set(answer_scale_named(scale).values)
         numeric = pd.to_numeric(series, errors="coerce")
         return series.isna() | numeric.isin(allowed)
 
@@ -243,8 +245,8 @@ _register_checks()
 
 
 @cache
-def table_schema(table: TableName, schemas_dir: Path = SCHEMAS_DIR) -> pa.DataFrameSchema:
-    """The pandera schema for one contract table, loaded from its YAML file."""
+def base_schema(table: TableName, schemas_dir: Path = SCHEMAS_DIR) -> pa.DataFrameSchema:
+    """The shipped schema of one table, as its YAML file says (no instrument items yet)."""
     if table not in TABLES:
         raise KeyError(
             f"{table!r} is not a table of the data contract; tables are {', '.join(TABLES)}"
@@ -252,14 +254,278 @@ def table_schema(table: TableName, schemas_dir: Path = SCHEMAS_DIR) -> pa.DataFr
     return pa.DataFrameSchema.from_yaml(schemas_dir / f"{table}.yaml")
 
 
+def table_schema(table: TableName, schemas_dir: Path = SCHEMAS_DIR) -> pa.DataFrameSchema:
+    """The pandera schema for one contract table under the default programme (the Health
+    as a Social Movement sample); a workspace's own is ``programme_contract(...).schema``."""
+    if schemas_dir != SCHEMAS_DIR:
+        return base_schema(table, schemas_dir)
+    return default_contract().schema(table)
+
+
 def all_schemas() -> dict[TableName, pa.DataFrameSchema]:
     return {t: table_schema(t) for t in TABLES}
 
 
-@cache
 def contract_version() -> str:
-    """The version stamped on every ingest: a hash of the schema files in use."""
-    return schemas_fingerprint(SCHEMAS_DIR)
+    """The version stamped on every ingest under the default programme (see
+    :attr:`Contract.version`)."""
+    return default_contract().version
+
+
+# --- instruments: the registry (schemas/instruments.yaml) ------------------------------------
+
+Scoring = Literal["sum", "mean", "conversion", "each_item"]
+SCORINGS: Final[tuple[str, ...]] = ("sum", "mean", "conversion", "each_item")
+_PROGRAMME_SCALES: dict[str, AnswerScale] = {}
+"""Answer scales declared by programmes' own instruments, by their (content-named) scale."""
+
+
+def answer_scale_named(name: str) -> AnswerScale:
+    """A shipped answer scale, or one a programme's own instrument declared."""
+    return _PROGRAMME_SCALES.get(name) or answer_scales()[name]
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """One survey instrument: its items, answers and published scoring rules."""
+
+    key: str
+    name: str
+    display_name: str
+    plain_name: str
+    columns: str
+    item_title: str
+    item_text: str
+    scale: AnswerScale
+    items: tuple[tuple[str, str], ...]
+    """(key, text) of every item, in order."""
+    reverse_items: frozenset[str]
+    scoring: Scoring
+    conversion: Mapping[int, float] | None
+    minimum_items: int
+    range: tuple[float, float]
+    better: Literal["higher", "lower"]
+    better_items: Mapping[str, str]
+    reliable_change: float | None
+    citation: str
+    answer_words: str = ""
+    """The answers in words for template instructions (default: from the answer scale)."""
+
+    def column(self, item: str) -> str:
+        return self.columns.format(n=item)
+
+    @property
+    def item_columns(self) -> tuple[str, ...]:
+        return tuple(self.column(k) for k, _ in self.items)
+
+    @property
+    def measures(self) -> tuple[str, ...]:
+        """What the models estimate: the score, or each item for ``each_item`` instruments."""
+        return self.item_columns if self.scoring == "each_item" else (self.key,)
+
+    def better_for(self, measure: str) -> str:
+        for item, _ in self.items:
+            if self.column(item) == measure:
+                return self.better_items.get(item, self.better)
+        return self.better
+
+    def measure_name(self, measure: str) -> str:
+        """How a reader sees one of this instrument's measures."""
+        if measure == self.key:
+            return self.display_name
+        text = dict((self.column(k), v) for k, v in self.items).get(measure, measure)
+        key = next((k for k, _ in self.items if self.column(k) == measure), measure)
+        return f"{self.display_name}: {key if self.key == 'empowers' else text}"
+
+
+@cache
+def instrument_registry(schemas_dir: Path = SCHEMAS_DIR) -> Mapping[str, Instrument]:
+    """Every instrument the registry ships, by key."""
+    raw = yaml.safe_load((schemas_dir / "instruments.yaml").read_text(encoding="utf-8"))
+    return {key: instrument_from_spec(key, spec) for key, spec in raw.items()}
+
+
+def instrument_from_spec(key: str, spec: Mapping[str, Any]) -> Instrument:
+    """An instrument from its registry entry (or a programme's own battery); ValueError
+    saying what is wrong and what is allowed."""
+    if not re.fullmatch(r"[a-z][a-z0-9]{1,19}", key):
+        raise ValueError("an instrument's name is 2-20 lower-case letters and digits")
+    for required in ("name", "items", "answers", "scoring", "range", "better", "citation"):
+        if spec.get(required) in (None, "", [], {}):
+            raise ValueError(f"'{required}' is missing; every instrument gives it")
+    items = spec["items"]
+    if not isinstance(items, Mapping) or not items:
+        raise ValueError("'items' should map each item's number (or word) to its text")
+    item_keys = [str(k) for k in items]
+    if not all(re.fullmatch(r"[a-z0-9]+", k) for k in item_keys):
+        raise ValueError("item keys are numbers or lower-case words (1, 2, ... or mobilises)")
+    answers = spec["answers"]
+    if isinstance(answers, str):
+        if answers not in answer_scales():
+            raise ValueError(f"'answers' names no answer scale; allowed: {', '.join(answer_scales())}"
+                             " or {values: [...], labels: [...]}")  # fmt: skip
+        scale = answer_scales()[answers]
+    elif isinstance(answers, Mapping) and answers.get("values"):
+        values = tuple(int(v) for v in answers["values"])
+        labels = answers.get("labels")
+        if labels is not None and len(labels) != len(values):
+            raise ValueError("'answers' needs one label per value")
+        content = hashlib.sha256(repr((values, labels)).encode()).hexdigest()[:8]
+        scale = AnswerScale(f"{key}@{content}", f"{spec['name']} item", values,
+                            None if labels is None else tuple(str(v) for v in labels))  # fmt: skip
+        _PROGRAMME_SCALES[scale.name] = scale
+    else:
+        raise ValueError("'answers' is an answer scale's name or {values: [...], labels: [...]}")
+    scoring = str(spec["scoring"])
+    if scoring not in SCORINGS:
+        raise ValueError(f"'scoring' is {scoring!r}; allowed: {', '.join(SCORINGS)}")
+    conversion = None
+    if scoring == "conversion":
+        table = spec.get("conversion")
+        if not isinstance(table, Mapping) or not table:
+            raise ValueError("scoring: conversion needs a 'conversion' table of raw sum: score")
+        conversion = {int(k): float(v) for k, v in table.items()}
+        low, high = len(items) * min(scale.values), len(items) * max(scale.values)
+        if sorted(conversion) != list(range(low, high + 1)):
+            raise ValueError(f"the conversion table must give every raw sum from {low} to {high}")
+    reverse = frozenset(str(k) for k in spec.get("reverse_items") or [])
+    if not reverse <= set(item_keys):
+        raise ValueError(
+            f"'reverse_items' names items that are not in 'items' ({', '.join(item_keys)})"
+        )
+    minimum = int(spec.get("minimum_items") or len(items))
+    if not 1 <= minimum <= len(items):
+        raise ValueError(f"'minimum_items' should be from 1 to {len(items)}")
+    if scoring == "conversion" and minimum != len(items):
+        raise ValueError("a conversion table is defined for whole raw sums: minimum_items must "
+                         "be every item")  # fmt: skip
+    better = str(spec["better"])
+    better_items = {str(k): str(v) for k, v in (spec.get("better_items") or {}).items()}
+    if any(b not in ("higher", "lower") for b in [better, *better_items.values()]):
+        raise ValueError("'better' is higher or lower")
+    low_high = spec["range"]
+    if not isinstance(low_high, list | tuple) or len(low_high) != 2:
+        raise ValueError("'range' is [lowest, highest] score")
+    change = spec.get("reliable_change")
+    return Instrument(
+        key=key, name=str(spec["name"]), display_name=str(spec.get("display_name") or spec["name"]),
+        plain_name=str(spec.get("plain_name") or spec["name"]).strip(),
+        columns=str(spec.get("columns") or f"{key}_{{n}}"),
+        item_title=str(spec.get("item_title") or f"{key.upper()} item {{n}}"),
+        item_text=str(spec.get("item_text") or "{text}"), scale=scale,
+        items=tuple((str(k), str(v)) for k, v in items.items()), reverse_items=reverse,
+        scoring=scoring, conversion=conversion, minimum_items=minimum,  # type: ignore[arg-type]
+        range=(float(low_high[0]), float(low_high[1])), better=better,  # type: ignore[arg-type]
+        better_items=better_items, reliable_change=None if change is None else float(change),
+        citation=" ".join(str(spec["citation"]).split()),
+        answer_words=str(spec.get("answer_words") or ""),
+    )  # fmt: skip
+
+
+def _item_column(instrument: Instrument, item: str, text: str) -> pa.Column:
+    scale = instrument.scale
+    if instrument.answer_words:
+        words = instrument.answer_words
+    elif scale.labels and len(scale.values) <= 3:
+        words = ", ".join(f"{v} = {lab}" for v, lab in zip(scale.values, scale.labels, strict=True))
+    elif scale.labels:
+        words = (f"{scale.values[0]} = {scale.labels[0]} ... {scale.values[-1]} = "
+                 f"{scale.labels[-1]}; the words are fine too")  # fmt: skip
+    else:
+        words = f"{scale.values[0]} to {scale.values[-1]}"
+    return pa.Column(
+        "Int64", nullable=True, checks=[pa.Check.answer_scale(scale=scale.name)],
+        name=instrument.column(item), title=instrument.item_title.format(n=item),
+        description=f"{instrument.item_text.format(text=text)} ({words})" + ("" if instrument.answer_words else "."),
+    )  # fmt: skip
+
+
+# --- the contract in force: shipped schemas refined by a programme ---------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Contract:
+    """The shipped schemas refined by one programme: what a workspace accepts."""
+
+    programme: Programme
+    instruments: tuple[Instrument, ...]
+    schemas: Mapping[str, pa.DataFrameSchema]
+    version: str
+    """Changes whenever a schema file, the registry or the programme file does."""
+
+    @property
+    def title(self) -> str:
+        return self.programme.title
+
+    def schema(self, table: TableName) -> pa.DataFrameSchema:
+        if table not in self.schemas:
+            raise KeyError(
+                f"{table!r} is not a table of the data contract; tables are {', '.join(TABLES)}"
+            )
+        return self.schemas[table]
+
+    def column_for(self, table: TableName, column_name: str) -> pa.Column | None:
+        return column_in(self.schema(table), column_name)
+
+    @property
+    def survey_measures(self) -> tuple[str, ...]:
+        """Every measure the survey gives: instruments' scores or items, the paradigm index."""
+        return (*[m for i in self.instruments for m in i.measures], "paradigm_index")
+
+    def instrument_of(self, measure: str) -> Instrument | None:
+        return next((i for i in self.instruments if measure in i.measures), None)
+
+
+_CONTRACTS: dict[str, Contract] = {}
+
+
+def programme_contract(programme: Programme | None = None) -> Contract:
+    """The contract in force for ``programme`` (default: the sample programme)."""
+    programme = programme or parse_programme(DEFAULT_PROGRAMME_YAML)
+    cached = _CONTRACTS.get(programme.source)
+    if cached is not None:
+        return cached
+    registry = instrument_registry()
+    instruments = tuple(
+        instrument_from_spec(name, programme.own_instruments[name])
+        if name in programme.own_instruments else registry[name]
+        for name in programme.instruments
+    )  # fmt: skip
+    schemas = {table: _refined(base_schema(table), programme, instruments) for table in TABLES}
+    version = hashlib.sha256(
+        (schemas_fingerprint(SCHEMAS_DIR) + programme.fingerprint).encode()
+    ).hexdigest()[:12]
+    contract = Contract(programme, instruments, schemas, version)
+    _CONTRACTS[programme.source] = contract
+    return contract
+
+
+def default_contract() -> Contract:
+    return programme_contract(None)
+
+
+def _refined(
+    schema: pa.DataFrameSchema, programme: Programme, instruments: tuple[Instrument, ...]
+) -> pa.DataFrameSchema:
+    """A table's shipped schema with the programme's categories and instrument items."""
+    columns: dict[str, pa.Column] = {}
+    for name, column in schema.columns.items():
+        if schema.name == "survey_responses" and column.regex and not columns.get("_items_done"):
+            for instrument in instruments:
+                for item, text in instrument.items:
+                    columns[instrument.column(item)] = _item_column(instrument, item, text)
+            columns["_items_done"] = column  # marker, removed below
+        allowed = programme.categories.get(name)
+        if allowed is not None and not column.regex:
+            column = copy.deepcopy(column)
+            column.checks = [c for c in column.checks if c.name not in ("isin", "age_band")] + [
+                pa.Check.isin(list(allowed))
+            ]
+        columns[name] = column
+    columns.pop("_items_done", None)
+    refined = copy.deepcopy(schema)
+    refined.columns = columns
+    return refined
 
 
 def schemas_fingerprint(schemas_dir: Path) -> str:
@@ -285,7 +551,7 @@ def column_checks(column: pa.Column) -> dict[str, Mapping[str, Any]]:
 
 def column_answer_scale(column: pa.Column) -> AnswerScale | None:
     stats = column_checks(column).get("answer_scale")
-    return None if stats is None else answer_scales()[stats["scale"]]
+    return None if stats is None else answer_scale_named(stats["scale"])
 
 
 def column_allowed_values(column: pa.Column) -> list[Any] | None:
@@ -299,12 +565,61 @@ def column_allowed_values(column: pa.Column) -> list[Any] | None:
     return None if scale is None else list(scale.values)
 
 
-def schema_column_for(table: TableName, column_name: str) -> pa.Column | None:
+def schema_column_for(
+    table: TableName, column_name: str, contract: Contract | None = None
+) -> pa.Column | None:
     """The schema column that governs ``column_name``, matching regex columns too."""
-    schema = table_schema(table)
+    return column_in((contract or default_contract()).schema(table), column_name)
+
+
+def column_in(schema: pa.DataFrameSchema, column_name: str) -> pa.Column | None:
+    """The column of ``schema`` that governs ``column_name``, matching regex columns too."""
     if column_name in schema.columns and not schema.columns[column_name].regex:
         return schema.columns[column_name]
     for pattern, column in schema.columns.items():
         if column.regex and re.fullmatch(pattern.strip("^$"), column_name):
             return column
     return None
+
+
+def describe_contract(contract: Contract) -> str:
+    """The contract in force, in words: what ``reval programme show`` prints."""
+    programme = contract.programme
+    lines = [
+        f"Programme: {programme.title}",
+        f"Programme file: {programme.path or '(none: the default programme)'}",
+        f"Contract version: {contract.version}",
+    ]
+    if programme.waves:
+        lines.append(
+            "Waves: " + "; ".join(f"{w} = {n}" for w, n in sorted(programme.waves.items()))
+        )
+    lines += ["", "Instruments:"]
+    for i in contract.instruments:
+        change = "" if i.reliable_change is None else f", reliable change {i.reliable_change:g}"
+        lines += [
+            f"  {i.key}: {i.name} - {len(i.items)} items {i.item_columns[0]} ... "
+            f"{i.item_columns[-1]}, answers {i.scale.describe()}",
+            f"    scoring {i.scoring} (at least {i.minimum_items} items), range "
+            f"{i.range[0]:g}-{i.range[1]:g}, {i.better} is better{change}",
+            f"    source: {i.citation}",
+        ]
+    for table in TABLES:
+        schema = contract.schema(table)
+        lines += ["", f"{table}: {schema.title or table}"]
+        for name, column in schema.columns.items():
+            allowed = column_allowed_values(column)
+            checks = column_checks(column)
+            rule = (f"one of: {', '.join(map(str, allowed))}" if allowed is not None
+                    else "age bands written N-M or N+, not overlapping" if "age_band" in checks
+                    else "")  # fmt: skip
+            need = "required" if column.required and not column.nullable else "optional"
+            kind = _DTYPE_WORDS.get(str(column.dtype).split("[")[0], str(column.dtype))
+            lines.append(f"  {name} ({kind}, {need}){': ' + rule if rule else ''}")
+    return "\n".join(lines)
+
+
+_DTYPE_WORDS: Final[dict[str, str]] = {
+    "string": "text", "str": "text", "Int64": "whole number", "int64": "whole number",
+    "float64": "number", "datetime64": "date",
+}  # fmt: skip

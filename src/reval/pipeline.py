@@ -20,7 +20,7 @@ from typing import Literal
 import pandas as pd
 
 from reval.config import REPORTS_SOURCE_DIR, SAMPLE_DATA_DIR, Settings
-from reval.contract import OUTCOME_POST, OUTCOME_PRE, TABLES, contract_version
+from reval.contract import OUTCOME_POST, OUTCOME_PRE, TABLES, Contract, programme_contract
 from reval.errors import RevalError
 from reval.evaluation import Evaluation, evaluate_programme
 from reval.ingest.cleaning import clean_table
@@ -29,6 +29,7 @@ from reval.ingest.file_guards import inspect_upload
 from reval.ingest.problems import NOTE_REASONS, Problem
 from reval.ingest.readers import read_tables
 from reval.ingest.validation import ValidatedTable, validate_table
+from reval.programme import load_programme, write_default_programme
 from reval.reporting.render import Format, RenderError, WarmKernel, quarto_command, render_report
 from reval.spreadsheets import write_workbook
 from reval.warehouse import IngestRecord, Warehouse, WarehouseUnavailableError
@@ -140,9 +141,11 @@ READ_REFUSALS: frozenset[str] = frozenset({"unreadable_file", "too_long"})
 
 
 def init_workspace(settings: Settings) -> Path:
-    """Create the workspace folders and the warehouse; safe to run again."""
+    """Create the workspace folders, the programme file (the sample programme's, commented,
+    unless one exists) and the warehouse; safe to run again."""
     for folder in settings.workspace_dirs():
         folder.mkdir(parents=True, exist_ok=True)
+    write_default_programme(settings.home)
     with Warehouse(settings.warehouse_path, lock_timeout=settings.writer_lock_timeout):
         pass
     return settings.home
@@ -189,10 +192,12 @@ def ingest_file(
     """Archive, read, validate and load one uploaded file, losing nothing.
 
     ``site_id`` scopes the upload to one site: rows for any other site are rejected.
+    Rows are checked against the workspace's contract (its programme file, if any).
     The whole file is loaded in one transaction; the same bytes twice load nothing.
     """
     name = Path(original_name or path.name).name
     ingest_id = uuid.uuid4().hex
+    contract = workspace_contract(settings)
     received = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     _kind, refusals = inspect_upload(path, name, max_bytes=settings.max_upload_bytes,
                                     max_unpacked_bytes=settings.max_unpacked_bytes)  # fmt: skip
@@ -209,7 +214,7 @@ def ingest_file(
             ) as wh:
                 wh.record_ingest(IngestRecord(
                     ingest_id, sha256, name, str(archived or ""), site_id, received,
-                    contract_version(), "refused", 0, 0, refusals[0].message()))  # fmt: skip
+                    contract.version, "refused", 0, 0, refusals[0].message()))  # fmt: skip
         return report
 
     read = read_tables(archived or path, original_name=name, max_cell_chars=settings.max_cell_chars)
@@ -228,16 +233,26 @@ def ingest_file(
             ) as wh:
                 wh.record_ingest(IngestRecord(
                     ingest_id, sha256, name, str(archived), site_id, received,
-                    contract_version(), "refused", 0, 0, refusing[0].message()))  # fmt: skip
+                    contract.version, "refused", 0, 0, refusing[0].message()))  # fmt: skip
         return IngestReport(ingest_id, name, sha256, "refused" if not dry_run else "invalid",
                             problems=refusing)  # fmt: skip
-    validated = [validate_table(clean_table(sheet)) for sheet in read.tables]
+    validated = [
+        validate_table(clean_table(sheet, contract), contract=contract) for sheet in read.tables
+    ]
 
     if dry_run:
         reference = _reference(settings, validated, read_only=True)
-        return _outcome(
-            ingest_id, name, sha256, read.problems, validated, reference, site_id, dry_run
-        )
+        return _outcome_with_tables(
+            ingest_id,
+            name,
+            sha256,
+            read.problems,
+            validated,
+            reference,
+            site_id,
+            dry_run,
+            contract=contract,
+        )[0]
 
     with Warehouse(settings.warehouse_path, lock_timeout=settings.writer_lock_timeout) as warehouse:
         earlier = warehouse.ingest_by_sha(sha256)
@@ -246,22 +261,31 @@ def ingest_file(
         if earlier is not None and (site_id is None or earlier.site_id in (None, site_id)):
             warehouse.record_ingest(IngestRecord(
                 ingest_id, sha256, name, str(archived), site_id or earlier.site_id, received,
-                contract_version(), "duplicate", 0, 0,
+                contract.version, "duplicate", 0, 0,
                 f"same file as ingest {earlier.ingest_id}; nothing loaded"))  # fmt: skip
             return IngestReport(ingest_id, name, sha256, "duplicate")
         reference = warehouse_reference(warehouse, validated)
         report, final = _outcome_with_tables(
-            ingest_id, name, sha256, read.problems, validated, reference, site_id, dry_run=False
+            ingest_id,
+            name,
+            sha256,
+            read.problems,
+            validated,
+            reference,
+            site_id,
+            dry_run=False,
+            contract=contract,
         )
         with warehouse.transaction():
             for table in TABLES:
                 for v in (v for v in final if v.table == table):
                     warehouse.load_rows(table, v.accepted, ingest_id=ingest_id,
-                                        source_sheet=v.cleaned.sheet.sheet)  # fmt: skip
+                                        source_sheet=v.cleaned.sheet.sheet,
+                                        schema=contract.schema(table))  # fmt: skip
             warehouse.record_rejected(rejected_rows_frame(ingest_id, final))
             warehouse.record_ingest(IngestRecord(
                 ingest_id, sha256, name, str(archived), site_id or _single_site(final), received,
-                contract_version(), report.status, report.rows_accepted, report.rows_rejected,
+                contract.version, report.status, report.rows_accepted, report.rows_rejected,
                 f"{len(report.problems)} problem(s)" if report.problems else "all rows accepted"))  # fmt: skip
     return report
 
@@ -282,6 +306,11 @@ def _reference(
     with Warehouse(settings.warehouse_path, read_only=read_only,
                    lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
         return warehouse_reference(warehouse, validated)
+
+
+def workspace_contract(settings: Settings) -> Contract:
+    """The contract in force in a workspace: the shipped schemas refined by its programme."""
+    return programme_contract(load_programme(settings.home))
 
 
 def warehouse_reference(warehouse: Warehouse, validated: list[ValidatedTable]) -> Reference:
@@ -327,9 +356,11 @@ def _outcome_with_tables(
     reference: Reference,
     site_id: str | None,
     dry_run: bool,
+    *,
+    contract: Contract | None = None,
 ) -> tuple[IngestReport, list[ValidatedTable]]:
     """Apply cross-table checks and the whole-file rules; decide the status."""
-    cross = cross_table_problems(validated, reference, upload_site=site_id)
+    cross = cross_table_problems(validated, reference, upload_site=site_id, contract=contract)
     final = [without_rows(v, cross) for v in validated]
     problems = list(read_problems) + [p for v in final for p in v.problems]
     if any(p.reason in FILE_LEVEL_REASONS for p in problems):
@@ -458,16 +489,18 @@ def programme_tables(settings: Settings) -> tuple[dict[str, pd.DataFrame], str]:
 
 def run_for_current_inputs(settings: Settings) -> str | None:
     """A stored, complete run over exactly the current data (so rerunning can be skipped)."""
+    version = workspace_contract(settings).version
     with Warehouse(settings.warehouse_path, read_only=True,
                    lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
-        return warehouse.run_for_inputs(warehouse.inputs_fingerprint(), contract_version())
+        return warehouse.run_for_inputs(warehouse.inputs_fingerprint(), version)
 
 
 def store_evaluation(settings: Settings, run_id: str, started: dt.datetime, result: Evaluation,
                      fingerprint: str | None) -> str:  # fmt: skip
     with Warehouse(settings.warehouse_path, lock_timeout=settings.writer_lock_timeout) as warehouse:
         warehouse.store_evaluation(run_id, started, result.results, result.intended, result.failures,
-                                   contract_version(), fingerprint, balance=result.balance,
+                                   workspace_contract(settings).version, fingerprint,
+                                   balance=result.balance,
                                    unintended=result.unintended, agreement=result.agreement,
                                    empowers=result.empowers)  # fmt: skip
     return run_id

@@ -17,10 +17,11 @@ from xlsxwriter.utility import xl_col_to_name
 
 from reval.contract import (
     TABLES,
+    Contract,
     TableName,
     column_answer_scale,
     column_checks,
-    table_schema,
+    default_contract,
 )
 from reval.spreadsheets import open_workbook
 
@@ -36,11 +37,15 @@ LISTS_SHEET: Final[str] = "lists"
 
 
 def template_columns(
-    table: TableName, paradigm_items: list[str], comparison_outcomes: list[str]
+    table: TableName,
+    paradigm_items: list[str],
+    comparison_outcomes: list[str],
+    contract: Contract | None = None,
 ) -> list[tuple[str, pa.Column]]:
-    """Concrete column headings for a table, pattern columns expanded."""
+    """Concrete column headings for a table, pattern columns expanded (the programme's
+    instrument items included)."""
     out: list[tuple[str, pa.Column]] = []
-    for name, column in table_schema(table).columns.items():
+    for name, column in (contract or default_contract()).schema(table).columns.items():
         if not column.regex:
             out.append((name, column))
         elif "para_" in name:
@@ -68,18 +73,24 @@ def write_templates(
     out_dir: Path,
     statements: pd.DataFrame | None = None,
     comparison_outcomes: list[str] | None = None,
+    contract: Contract | None = None,
 ) -> list[Path]:
-    """A blank ``<table>.xlsx`` per contract table in ``out_dir``."""
+    """A blank ``<table>.xlsx`` per contract table in ``out_dir``, for the programme whose
+    ``contract`` is given (default: the sample programme)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     items = [] if statements is None else statements["item"].astype(str).tolist()
     outcomes = list(comparison_outcomes or DEFAULT_COMPARISON_OUTCOMES)
-    return [_write_template(out_dir / f"{table}.xlsx", table, items, outcomes) for table in TABLES]
+    contract = contract or default_contract()
+    return [_write_template(out_dir / f"{table}.xlsx", table, items, outcomes, contract)
+            for table in TABLES]  # fmt: skip
 
 
-def _write_template(path: Path, table: TableName, items: list[str], outcomes: list[str]) -> Path:
-    schema = table_schema(table)
-    columns = template_columns(table, items, outcomes)
-    workbook = open_workbook(path, title=f"reval template: {schema.title or table}")
+def _write_template(
+    path: Path, table: TableName, items: list[str], outcomes: list[str], contract: Contract
+) -> Path:
+    schema = contract.schema(table)
+    columns = template_columns(table, items, outcomes, contract)
+    workbook = open_workbook(path, title=f"{contract.title}: template for {schema.title or table}")
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
     bold = workbook.add_format({"bold": True})
     heading = workbook.add_format({"bold": True, "font_size": 14})

@@ -31,6 +31,7 @@ from typing import Final
 
 import duckdb
 import pandas as pd
+import pandera.pandas as pa_schema
 import pyarrow as pa
 from filelock import FileLock, Timeout
 
@@ -75,9 +76,12 @@ class IngestRecord:
     message: str
 
 
-def fixed_columns(table: TableName) -> list[tuple[str, str]]:
-    """(name, DuckDB type) for a table's fixed (non-pattern) columns."""
-    schema = table_schema(table)
+def fixed_columns(
+    table: TableName, schema: pa_schema.DataFrameSchema | None = None
+) -> list[tuple[str, str]]:
+    """(name, DuckDB type) for a table's fixed (non-pattern) columns, under ``schema``
+    (default: the shipped contract with the sample programme's instruments)."""
+    schema = schema if schema is not None else table_schema(table)
     return [
         (name, DUCKDB_TYPES.get(str(col.dtype), "VARCHAR"))
         for name, col in schema.columns.items()
@@ -394,6 +398,16 @@ class Warehouse:
             self._refresh_view(table)
         return added
 
+    def _add_contract_columns(self, table: str, fixed: list[tuple[str, str]]) -> None:
+        """Add the contract's fixed columns the table lacks (items of a programme's
+        instruments); rows loaded earlier leave them blank."""
+        existing = set(self.columns(table))
+        missing = [(name, sql_type) for name, sql_type in fixed if name not in existing]
+        for name, sql_type in missing:
+            self.con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {sql_type}')
+        if missing:
+            self._refresh_view(table)
+
     def columns(self, table: str) -> list[str]:
         return [row[0] for row in self.con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
@@ -412,13 +426,23 @@ class Warehouse:
         )  # fmt: skip
 
     def load_rows(
-        self, table: TableName, rows: pd.DataFrame, *, ingest_id: str, source_sheet: str | None
+        self,
+        table: TableName,
+        rows: pd.DataFrame,
+        *,
+        ingest_id: str,
+        source_sheet: str | None,
+        schema: pa_schema.DataFrameSchema | None = None,
     ) -> int:
         """Append validated rows (index = source row numbers); earlier rows with the same
-        key are marked superseded by this ingest. Call inside :meth:`transaction`."""
+        key are marked superseded by this ingest. Call inside :meth:`transaction`.
+
+        ``schema`` is the table's schema in the workspace's contract: columns it has and the
+        table lacks (another programme's instrument items, say) are added first."""
         if rows.empty:
             return 0
-        fixed = fixed_columns(table)
+        fixed = fixed_columns(table, schema)
+        self._add_contract_columns(table, fixed)
         names = [name for name, _ in fixed]
         names += self._add_pattern_columns(table, [str(c) for c in rows.columns])
         dates = {name for name, sql_type in fixed if sql_type == "DATE"}

@@ -25,10 +25,11 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import pandera.pandas as pa_schema
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reval.contract import column_answer_scale, schema_column_for
+from reval.contract import Contract, column_answer_scale, column_in, default_contract
 from reval.ingest.problems import Problem, ReasonCode
 from reval.ingest.readers import SheetTable
 
@@ -58,8 +59,10 @@ PARALLEL_MIN_ROWS: Final[int] = 50_000
 """Sheets this long clean their columns on several threads (Arrow releases the GIL)."""
 
 
-def clean_table(sheet: SheetTable) -> CleanedTable:
-    """Typed cells for one sheet, and a problem for every cell that could not be read."""
+def clean_table(sheet: SheetTable, contract: Contract | None = None) -> CleanedTable:
+    """Typed cells for one sheet, and a problem for every cell that could not be read
+    (types as the programme's contract says; default: the sample programme's)."""
+    schema = (contract or default_contract()).schema(sheet.table)
     frame: dict[str, pd.Series] = {}
     problems: list[Problem] = []
     source = sheet.frame
@@ -69,9 +72,9 @@ def clean_table(sheet: SheetTable) -> CleanedTable:
     if len(source) >= PARALLEL_MIN_ROWS and threads > 1:
         # columns are independent; at most `threads` columns' working copies exist at once
         with ThreadPoolExecutor(threads, thread_name_prefix="clean") as pool:
-            results = list(pool.map(lambda column: _clean_column(sheet, *column), columns))
+            results = list(pool.map(lambda column: _clean_column(sheet, schema, *column), columns))
     else:
-        results = [_clean_column(sheet, name, raw) for name, raw in columns]
+        results = [_clean_column(sheet, schema, name, raw) for name, raw in columns]
     for (name, _), (typed, column_problems, masked_raw) in zip(columns, results, strict=True):
         if masked_raw is not None:
             if not masked:
@@ -85,7 +88,7 @@ def clean_table(sheet: SheetTable) -> CleanedTable:
 
 
 def _clean_column(
-    sheet: SheetTable, name: str, raw: pd.Series
+    sheet: SheetTable, schema: pa_schema.DataFrameSchema, name: str, raw: pd.Series
 ) -> tuple[pd.Series, list[Problem], pd.Series | None]:
     """One column typed, its problems, and the column as uploaded with NHS numbers masked
     (None when it held none)."""
@@ -101,15 +104,14 @@ def _clean_column(
             _with_value(p, NHS_NUMBER_MASK)
             for p in _cell_problems(sheet, name, nhs, None, NHS_EXPECTED, "personal_identifier")
         )
-    typed, cell_problems = _typed_column(sheet, name, text, raw)
+    typed, cell_problems = _typed_column(sheet, column_in(schema, name), name, text, raw)
     return typed, problems + cell_problems, masked_raw
 
 
 def _typed_column(
-    sheet: SheetTable, name: str, text: pd.Series, raw: pd.Series
+    sheet: SheetTable, column: pa_schema.Column | None, name: str, text: pd.Series, raw: pd.Series
 ) -> tuple[pd.Series, list[Problem]]:
     """One column in the contract's type, and a problem per cell that is not."""
-    column = schema_column_for(sheet.table, name)
     if column is None:
         return text, []  # unknown columns pass through for validation to judge
     dtype = str(column.dtype)

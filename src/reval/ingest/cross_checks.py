@@ -15,17 +15,16 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from reval.contract import (
-    EMPOWERS_ITEMS,
     OUTCOME_POST,
     OUTCOME_PRE,
     PARADIGM_BEFORE,
     PARADIGM_NOW,
+    Contract,
+    default_contract,
     overlapping_age_bands,
 )
 from reval.ingest.problems import Problem, ReasonCode
 from reval.ingest.validation import ValidatedTable
-
-SURVEY_MEASURES: frozenset[str] = frozenset({"swemwbs", "ucla3", "paradigm_index", *EMPOWERS_ITEMS})
 
 
 @dataclass(frozen=True)
@@ -44,9 +43,13 @@ class Reference:
 
 
 def cross_table_problems(
-    tables: list[ValidatedTable], reference: Reference, upload_site: str | None = None
+    tables: list[ValidatedTable],
+    reference: Reference,
+    upload_site: str | None = None,
+    contract: Contract | None = None,
 ) -> list[Problem]:
     """Problems that need more than one sheet (or earlier uploads) to see."""
+    survey_measures = set((contract or default_contract()).survey_measures)
     by_table: dict[str, list[ValidatedTable]] = {}
     for t in tables:
         by_table.setdefault(t.table, []).append(t)
@@ -84,7 +87,7 @@ def cross_table_problems(
             problems += _unknown_items(t, items)
             problems += _repeat_answers(t, reference)
         if t.table == "intended_outcomes" and "measure" in frame:
-            known = SURVEY_MEASURES | outcomes
+            known = survey_measures | outcomes
             unknown = frame["measure"].notna() & ~frame["measure"].isin(known)
             examples = ", ".join(sorted(outcomes)[:4]) or "ae_visits"
             problems += _flag(t, "measure", unknown,

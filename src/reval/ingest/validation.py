@@ -18,10 +18,11 @@ import pandera.pandas as pa
 
 from reval.contract import (
     PARADIGM_BEFORE,
-    answer_scales,
+    Contract,
+    answer_scale_named,
     column_checks,
-    schema_column_for,
-    table_schema,
+    column_in,
+    default_contract,
 )
 from reval.ingest.cleaning import CleanedTable
 from reval.ingest.problems import Problem, ReasonCode
@@ -41,7 +42,9 @@ class ValidatedTable:
         return self.cleaned.sheet.table
 
 
-def validate_table(cleaned: CleanedTable, *, screened: bool = True) -> ValidatedTable:
+def validate_table(
+    cleaned: CleanedTable, *, screened: bool = True, contract: Contract | None = None
+) -> ValidatedTable:
     """Every problem pandera finds in the sheet; rows with none are accepted (coerced).
 
     With ``screened`` (the default) pandera validates only the rows screening marks
@@ -50,7 +53,7 @@ def validate_table(cleaned: CleanedTable, *, screened: bool = True) -> Validated
     frame, the reference the fast path is tested against.
     """
     sheet = cleaned.sheet
-    schema = table_schema(sheet.table)
+    schema = (contract or default_contract()).schema(sheet.table)
     problems = list(cleaned.problems)
     frame = cleaned.frame
     screen_result = screen(schema, frame) if screened else None
@@ -157,7 +160,7 @@ def _column_problem(
     check: str,
     schema: pa.DataFrameSchema,
 ) -> Problem:
-    spec = schema_column_for(schema.name, column) if column else None
+    spec = column_in(schema, column) if column else None
     checks = column_checks(spec) if spec is not None else {}
     name = check.split("(")[0]
     reason: ReasonCode
@@ -172,7 +175,7 @@ def _column_problem(
         allowed = ", ".join(map(str, checks["isin"]["allowed_values"]))
         expected, reason = f"is not one of the allowed answers: {allowed}", "not_allowed"
     elif name == "answer_scale":
-        scale = answer_scales()[checks["answer_scale"]["scale"]]
+        scale = answer_scale_named(checks["answer_scale"]["scale"])
         expected, reason = f"is not an answer on this scale; use {scale.describe()}", "not_on_scale"
     elif name == "age_band":
         expected, reason = (

@@ -102,6 +102,8 @@ class ReportInputs:
     rejections: pd.DataFrame
     failures: list[dict[str, str]] = field(default_factory=list)
     finished_at: str = ""
+    title: str = "Health as a Social Movement"
+    """The programme's title (its programme file's ``title``)."""
 
     @property
     def site_ids(self) -> list[str]:

@@ -10,6 +10,7 @@ import json
 
 from reval.config import Settings
 from reval.errors import RevalError
+from reval.programme import load_programme
 from reval.reporting.content import (
     ReportInputs,
     consented_story_rows,
@@ -57,4 +58,5 @@ def report_inputs(settings: Settings, run_id: str | None = None,
         stories=consented_story_rows(responses), files=files, rejections=rejections,
         failures=json.loads(runs["failures"].iloc[0]) if len(runs) else [],
         finished_at=f"{runs['finished_at'].iloc[0]:%d %B %Y}" if len(runs) else "",
+        title=load_programme(settings.home).title,
     )  # fmt: skip

@@ -172,10 +172,7 @@ def _render_builtin(source: Path, out_dir: Path, stem: str, params: Mapping[str,
     finally:
         if kernel is not None and client.kc is not None:  # type: ignore[attr-defined]
             client.kc.stop_channels()  # the kernel lives on; this client's sockets do not
-    title = next((c.source.lstrip("# ").splitlines()[0] for c in notebook.cells
-                  if c.cell_type == "markdown" and c.source.startswith("# ")), stem)  # fmt: skip
-    if params.get("site_id"):
-        title = f"{title} - {params['site_id']}"
+    title = _page_title(notebook, stem, params)
     outputs: dict[str, Path] = {}
     if "html" in formats:
         outputs["html"] = out_dir / f"{stem}.html"
@@ -184,6 +181,20 @@ def _render_builtin(source: Path, out_dir: Path, stem: str, params: Mapping[str,
         outputs["pdf"] = out_dir / f"{stem}.pdf"
         _pdf(notebook, outputs["pdf"])
     return RenderedReport(outputs, "builtin")
+
+
+def _page_title(notebook: object, stem: str, params: Mapping[str, object]) -> str:
+    """The page's first level-1 heading: a markdown cell's, else one a cell printed (a
+    report whose title comes from its programme); the site is added to a fixed heading."""
+    for cell in notebook.cells:  # type: ignore[attr-defined]
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            title = cell.source.lstrip("# ").splitlines()[0]
+            return f"{title} - {params['site_id']}" if params.get("site_id") else title
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            text = str(output.get("data", {}).get("text/markdown", ""))
+            if text.startswith("# "):
+                return text[2:].splitlines()[0].replace("\\", "")
+    return stem
 
 
 PAGE_CSS = """
