@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
+import resource
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,70 +194,257 @@ MATCH_TIMED = textwrap.dedent(
         balance(sample)
     """
 )
-R_MATCH = textwrap.dedent(
-    """
-    suppressPackageStartupMessages({library(MatchIt); library(sandwich)})
-    d <- read.csv(commandArgs(trailingOnly = TRUE)[1])
-    start <- proc.time()[["elapsed"]]
-    m <- matchit(treat ~ x1 + x2 + x3 + x4 + b, data = d, method = "nearest", distance = "glm",
-                 link = "linear.logit", caliper = 0.2, ratio = 1, replace = FALSE)
-    md <- match.data(m)
-    fit <- lm(y ~ treat, data = md, weights = weights)
-    se <- sqrt(vcovCL(fit, cluster = ~subclass)["treat", "treat"])
-    cat(proc.time()[["elapsed"]] - start, "\n")
-    """
+# written with Arrow's CSV writer: the 11-million-row file takes seconds, not minutes
+WRITE_MATCH_CSV = (
+    "import pyarrow as pa, pyarrow.csv as pacsv\n"
+    "frame = matching_data(int(sys.argv[2]), int(sys.argv[3]))\n"
+    "pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), sys.argv[1])\n"
 )
 
+PEERS_DIR = ROOT / "benchmarks" / "matching_peers"
+PEER_REQUIREMENTS = ROOT / "benchmarks" / "peers-requirements.txt"
+TIME_CAP_S = 600
+MEMORY_CAP_GB = 12
+SLOW_S = 120
+"""A run slower than this is not repeated (its ratio to reval is not in doubt)."""
+COVARIATES = "x1,x2,x3,x4,b"
+REVAL_ENV = {"PYTHONPATH": str(ROOT / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
 
-def matching_file(work: Path, n_t: int, n_c: int) -> str:
-    name = f"matching_{n_t}_{n_c}.csv"
-    if not (work / name).exists():
-        code = MATCH_DATA + f"matching_data({n_t}, {n_c}).to_csv(sys.argv[1], index=False)"
-        subprocess.run([sys.executable, "-c", code, str(work / name)], check=True)
-    return name
+
+@dataclass(frozen=True)
+class Run:
+    """One capped process: wall time, the timed part it reported, peak RSS, its answer."""
+
+    wall: float
+    inner: float | None
+    peak_mb: float
+    answer: dict
+    capped: str = ""
+    """"" when it finished; else what stopped it ("time", "memory")."""
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP_GB * 2**30, MEMORY_CAP_GB * 2**30))
+
+
+def run_capped(argv: list[str]) -> Run:
+    """Run a program under the caps (wall time; address space, so it fails to allocate
+    rather than swap or wake the OOM killer); its wall time, peak RSS and JSON answer."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, stdout=out, stderr=err, env={**os.environ, **REVAL_ENV},
+                                   preexec_fn=_limit_memory, start_new_session=True)  # fmt: skip
+        timer = threading.Timer(TIME_CAP_S, os.killpg, (process.pid, signal.SIGKILL))
+        timer.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        timer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode(errors="replace")
+    peak = usage.ru_maxrss / 1024
+    if status != 0:
+        if wall >= TIME_CAP_S:
+            return Run(wall, None, peak, {}, capped="time")
+        if any(word in stderr for word in ("MemoryError", "Unable to allocate", "bad_alloc",
+                                           "cannot allocate", "Cannot allocate")):  # fmt: skip
+            return Run(wall, None, peak, {}, capped="memory")
+        raise RuntimeError(f"{' '.join(argv[:3])} failed ({status}):\n{stderr[-3000:]}")
+    text = stdout.strip()
+    answer = json.loads(
+        text if text.startswith("{") and text.endswith("}") else text.splitlines()[-1]
+    )
+    return Run(wall, answer.get("seconds"), peak, answer)
+
+
+def peers_python(work: Path) -> str:
+    """The peers' own virtualenv (.bench/peers-venv), made on first use from the pins in
+    benchmarks/peers-requirements.txt: psmpy and causalml never enter reval's dependencies."""
+    venv = work / "peers-venv"
+    python = venv / "bin" / "python"
+    stamp = venv / ".requirements"
+    wanted = PEER_REQUIREMENTS.read_text(encoding="utf-8")
+    if not (stamp.exists() and stamp.read_text(encoding="utf-8") == wanted):
+        print(f"installing the matching peers into {venv} (first use)", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "-r", str(PEER_REQUIREMENTS)], check=True)  # fmt: skip
+        stamp.write_text(wanted, encoding="utf-8")
+    return str(python)
+
+
+def reval_cli(csv: Path) -> list[str]:
+    """``reval match --json``: the whole process a user runs (start-up, read, score, match,
+    balance, effect and SE, JSON out)."""
+    executable = Path(sys.executable).with_name("reval")
+    return [str(executable), "match", "--data", str(csv), "--treatment", "treat",
+            "--covariates", COVARIATES, "--outcome", "y", "--distance", "logit",
+            "--caliper", "0.2", "--json"]  # fmt: skip
+
+
+def matching_file(work: Path, n_t: int, n_c: int) -> Path:
+    path = work / f"matching_{n_t}_{n_c}.csv"
+    if not path.exists():
+        subprocess.run([sys.executable, "-c", MATCH_DATA + WRITE_MATCH_CSV, str(path),
+                        str(n_t), str(n_c)], check=True)  # fmt: skip
+    return path
 
 
 def match_setup(file: str = "", n_t: int = 0, n_c: int = 0, with_balance: bool = False) -> str:
     return f"FILE = {file!r}\nN_T = {n_t}\nN_C = {n_c}\nBALANCE = {with_balance}\n" + MATCH_SETUP
 
 
-def matching_rows(work: Path) -> list[str]:
-    """Matching: reval against R's MatchIt on the same file, the national-scale run, and
-    how time grows with the number of rows."""
+def interleaved(commands: dict[str, list[str]], repeats: int) -> dict[str, list[Run]]:
+    """Each command ``repeats`` times, the order rotating every round (as run_ingest does) so
+    a neighbour's load drifting during the run weighs on every side alike; a command that
+    hit a cap or took longer than SLOW_S is not run again."""
+    runs: dict[str, list[Run]] = {name: [] for name in commands}
+    names = list(commands)
+    for i in range(repeats):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            done = runs[name]
+            if done and (done[-1].capped or done[-1].wall > SLOW_S):
+                continue
+            done.append(run_capped(commands[name]))
+            last = done[-1]
+            print(f"  {name}: {last.capped or f'{last.wall:.2f} s'} (timed part "
+                  f"{last.inner if last.inner is None else round(last.inner, 3)} s), "
+                  f"{last.peak_mb:.0f} MB", file=sys.stderr, flush=True)  # fmt: skip
+    return runs
+
+
+def _median(runs: list[Run], part: str) -> float | None:
+    values = [getattr(r, part) for r in runs if not r.capped and getattr(r, part) is not None]
+    return statistics.median(values) if values else None
+
+
+def _seconds(runs: list[Run], part: str) -> str:
+    if runs and runs[-1].capped:
+        return f"> {TIME_CAP_S} s cap" if runs[-1].capped == "time" else f"> {MEMORY_CAP_GB} GB cap"
+    value = _median(runs, part)
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _ratio(peer: list[Run], ours: float | None, part: str) -> str:
+    if ours is None or not peer:
+        return "-"
+    if peer[-1].capped == "time":
+        return f"> {TIME_CAP_S / ours:,.0f}x"
+    if peer[-1].capped:
+        return "no result"
+    value = _median(peer, part)
+    return "-" if value is None else f"**{value / ours:,.1f}x**"
+
+
+def _answer(runs: list[Run]) -> str:
+    if not runs or runs[-1].capped:
+        return "-"
+    a = runs[-1].answer
+    pairs = a.get("pairs", a.get("n_matched_treated"))
+    return f"{pairs:,} | {a['att']:.3f} ({a['se']:.3f})"
+
+
+def peers_table(work: Path) -> tuple[list[str], str]:
+    """reval, MatchIt, psmpy and causalml on the same CSVs in the same run; the table and
+    causalml / reval in process at 10k x 100k."""
+    peer = peers_python(work)
     lines = [
-        "",
-        f"Measured {dt.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores; "
-        "median wall time, each run in a fresh process.",
-        "",
-        "| case | data | reval (s) | reval peak (MB) | peer | peer (s) | peer peak (MB) | peer / reval |",
-        "|---|---|---:|---:|---|---:|---:|---:|",
+        "| data | tool | whole process (s) | in process (s) | peak RSS (MB) | pairs | ATT (SE) "
+        "| tool / reval, whole process | tool / reval, in process |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|",
     ]
-    name = matching_file(work, 10_000, 100_000)
-    ours = [measure(match_setup(name), MATCH_TIMED, work) for _ in range(3)]
-    script = work / "matchit_bench.R"
-    script.write_text(R_MATCH, encoding="utf-8")
-    theirs = [measure_command(["Rscript", str(script), str(work / name)]) for _ in range(3)]
-    ours_s = statistics.median(m.seconds for m in ours)
-    theirs_s = statistics.median(m.seconds for m in theirs)
+    causalml = "-"
+    for n_t, n_c in ((2_000, 20_000), (10_000, 100_000)):
+        csv = matching_file(work, n_t, n_c)
+        print(f"matching peers at {n_t} x {n_c}", file=sys.stderr, flush=True)
+        runs = interleaved({
+            "reval": reval_cli(csv),
+            "reval in process": [sys.executable, str(PEERS_DIR / "reval_match.py"), str(csv)],
+            "MatchIt": ["Rscript", str(PEERS_DIR / "matchit_match.R"), str(csv)],
+            "psmpy": [peer, str(PEERS_DIR / "psmpy_match.py"), str(csv)],
+            "causalml": [peer, str(PEERS_DIR / "causalml_match.py"), str(csv)],
+        }, repeats=3)  # fmt: skip
+        whole, inner = _median(runs["reval"], "wall"), _median(runs["reval in process"], "inner")
+        data = f"{n_t:,} treated x {n_c:,} controls"
+        lines.append(
+            f"| {data} | reval {_version('reval')} | {whole:.2f} | {inner:.3f} | "
+            f"{max(r.peak_mb for r in runs['reval']):.0f} | {_answer(runs['reval'])} | 1 | 1 |"
+        )
+        for name, label in (("MatchIt", f"R MatchIt {_r_version()}"),
+                            ("psmpy", "psmpy 0.3.16"), ("causalml", "causalml 0.18.0")):  # fmt: skip
+            theirs = runs[name]
+            lines.append(
+                f"| {data} | {label} | {_seconds(theirs, 'wall')} | {_seconds(theirs, 'inner')} | "
+                f"{max(r.peak_mb for r in theirs):.0f} | {_answer(theirs)} | "
+                f"{_ratio(theirs, whole, 'wall')} | {_ratio(theirs, inner, 'inner')} |"
+            )
+            causalml = _ratio(theirs, inner, "inner").strip("*") if name == "causalml" else causalml
+        print("\n".join(lines[-4:]), file=sys.stderr, flush=True)
+    return lines, causalml
+
+
+def goals_table(work: Path, causalml: str) -> list[str]:
+    """Issue 13's goals: whole process against MatchIt at 30k x 300k, `reval match`
+    start-up, and 1M treated x 10M controls end to end."""
+    lines = ["| goal | data | reval | peer, same run | result |", "|---|---|---:|---|---:|"]
+    tiny = work / "matching_tiny.csv"
+    tiny.write_text("".join(matching_file(work, 2_000, 20_000).read_text().splitlines(True)[:301]))
+    print("matching start-up", file=sys.stderr, flush=True)
+    runs = interleaved({"reval": reval_cli(tiny),
+                        "MatchIt": ["Rscript", str(PEERS_DIR / "matchit_match.R"), str(tiny)]},
+                       repeats=5)  # fmt: skip
+    start_up = _median(runs["reval"], "wall")
     lines.append(
-        f"| propensity score + 1:1 NN without replacement, caliper 0.2 (logit) + ATT with "
-        f"cluster-robust SE | 10,000 treated x 100,000 controls, 5 covariates (same CSV; reading "
-        f"not timed) | {ours_s:.2f} | {max(m.peak_mb for m in ours):.0f} | R MatchIt "
-        f"{_r_version()} matchit() + lm + sandwich::vcovCL | {theirs_s:.2f} | "
-        f"{max(m.peak_mb for m in theirs):.0f} | {theirs_s / ours_s:.1f}x |"
+        f"| `reval match` start-up under 1.5 s (`PYTHONDONTWRITEBYTECODE=1`) | 300-row CSV | "
+        f"{start_up:.2f} s | Rscript + MatchIt, same file: {_median(runs['MatchIt'], 'wall'):.2f} s "
+        f"| {'met' if start_up < 1.5 else 'not met'} |"
     )
-    print(lines[-1], flush=True)
+    csv = matching_file(work, 30_000, 300_000)
+    print("matching whole process at 30k x 300k", file=sys.stderr, flush=True)
+    runs = interleaved({"reval": reval_cli(csv),
+                        "MatchIt": ["Rscript", str(PEERS_DIR / "matchit_match.R"), str(csv)]},
+                       repeats=3)  # fmt: skip
+    ours, theirs = _median(runs["reval"], "wall"), _median(runs["MatchIt"], "wall")
+    ratio = theirs / ours if ours and theirs else float("nan")
+    lines.append(
+        f"| whole process >= 10x MatchIt | 30,000 treated x 300,000 controls | {ours:.2f} s, "
+        f"{max(r.peak_mb for r in runs['reval']):.0f} MB | Rscript read.csv + matchit + lm + "
+        f"vcovCL + JSON: {_seconds(runs['MatchIt'], 'wall')} s, "
+        f"{max(r.peak_mb for r in runs['MatchIt']):.0f} MB | **{ratio:.1f}x** "
+        f"({'met' if ratio >= 10 else 'not met'}) |"
+    )
+    lines.append(
+        f"| in process >= 50x causalml | 10,000 treated x 100,000 controls | see above | "
+        f"causalml `NearestNeighborMatch`, see above | **{causalml}** |"
+    )
+    csv = matching_file(work, 1_000_000, 10_000_000)
+    print("matching 1M x 10M end to end", file=sys.stderr, flush=True)
+    runs = interleaved({"reval": reval_cli(csv)}, repeats=2)["reval"]
+    seconds, peak = _median(runs, "wall"), max(r.peak_mb for r in runs)
+    lines.append(
+        f"| 1M treated x 10M controls end to end under 60 s and 8 GB | 1,000,000 treated x "
+        f"10,000,000 controls, {csv.stat().st_size / 2**20:,.0f} MB CSV | {_seconds(runs, 'wall')} s, "
+        f"{peak:,.0f} MB | - | {'met' if seconds and seconds < 60 and peak < 8192 else 'not met'} |"
+    )
+    return lines
+
+
+def scaling_rows(work: Path) -> list[str]:
+    """Issue 4's figures: the national-scale run and how time grows with the rows."""
     big = matching_file(work, 100_000, 1_000_000)
-    national = [measure(match_setup(big, with_balance=True), MATCH_TIMED, work) for _ in range(2)]
-    lines.append(
-        f"| end to end: score, match, balance, effect | 100,000 treated x 1,000,000 controls | "
+    national = [
+        measure(match_setup(big.name, with_balance=True), MATCH_TIMED, work) for _ in range(2)
+    ]
+    lines = [
+        "| case | data | seconds | peak (MB) | target |",
+        "|---|---|---:|---:|---|",
+        f"| in process: score, match, balance, effect | 100,000 treated x 1,000,000 controls | "
         f"{statistics.median(m.seconds for m in national):.2f} | "
-        f"{max(m.peak_mb for m in national):.0f} (incl. reading the CSV) | target | 10 | 2048 | - |"
-    )
-    print(lines[-1], flush=True)
-    lines += [
+        f"{max(m.peak_mb for m in national):.0f} (incl. reading the CSV) | 10 s, 2,048 MB |",
         "",
-        "How time grows (end to end, 1 treated : 10 controls, data made in the process):",
+        "How time grows (in process: score, match, balance, effect; 1 treated : 10 controls, "
+        "data made in the process):",
         "",
         "| rows | seconds | peak (MB) |",
         "|---:|---:|---:|",
@@ -265,16 +456,46 @@ def matching_rows(work: Path) -> list[str]:
         sizes.append(rows)
         times.append(result.seconds)
         lines.append(f"| {rows:,} | {result.seconds:.2f} | {result.peak_mb:.0f} |")
-        print(lines[-1], flush=True)
+        print(lines[-1], file=sys.stderr, flush=True)
     slope = float(np.polyfit(np.log10(sizes[1:]), np.log10(times[1:]), 1)[0])
     lines += ["", f"Log-log slope from 10^5 to 10^7 rows: **{slope:.2f}** (1 = linear)."]
     return lines
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
 
 
 def _r_version() -> str:
     probe = subprocess.run(["Rscript", "-e", 'cat(as.character(packageVersion("MatchIt")))'],
                            capture_output=True, text=True, check=False)  # fmt: skip
     return probe.stdout.strip() or "?"
+
+
+def run_matching(work: Path) -> str:
+    """reval against R's MatchIt, psmpy and causalml on the same files in the same run,
+    the goals of issue 13, and issue 4's scaling figures."""
+    load = os.getloadavg()[0]
+    peers, causalml = peers_table(work)
+    lines = [
+        f"Measured {dt.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, R MatchIt {_r_version()}; load average "
+        f"{load:.1f} at the start (the machine is shared, so seconds are noisy: read the "
+        f"ratios). Median of up to 3 runs per tool, tools interleaved, each in a fresh process "
+        f"under a {TIME_CAP_S} s / {MEMORY_CAP_GB} GB address-space cap; a run over "
+        f"{SLOW_S} s is not repeated. Whole process = wall time of the command, start-up "
+        "included (`PYTHONDONTWRITEBYTECODE=1`); in process = score + match + effect and SE "
+        "(reading not timed); peak RSS = the whole process's.",
+        "",
+        *peers,
+        "",
+        *goals_table(work, causalml),
+        "",
+        *scaling_rows(work),
+    ]
+    return "\n".join(lines)
 
 
 def cases(work: Path) -> list[tuple[Case, str, str]]:
@@ -439,10 +660,6 @@ def run_reports(work: Path) -> str:
         "(reval also writes the PDF).",
     ]  # fmt: skip
     return "\n".join(lines)
-
-
-def run_matching(work: Path) -> str:
-    return "\n".join(matching_rows(work)[1:])
 
 
 def run_portal(work: Path) -> str:
