@@ -178,9 +178,7 @@ def match_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Matched-comparison effect on the treated (ATT) for any CSV."""
-    import pandas as pd
-
-    from reval.matching import MatchingError, balance, effect, match
+    from reval.matching import MatchingError, balance, effect, match, read_matching_csv
 
     if distance not in {"logit", "probability", "mahalanobis"}:
         typer.echo("--distance must be logit, probability or mahalanobis", err=True)
@@ -188,15 +186,16 @@ def match_command(
     if not data.is_file():
         typer.echo(f"No such file: {data}", err=True)
         raise typer.Exit(2)
-    frame = pd.read_csv(data)
     try:
+        frame = read_matching_csv(data, [treatment, *_split(covariates), outcome,
+                                         *_split(pre), *_split(exact)])  # fmt: skip
         sample = match(frame, treatment, _split(covariates), distance=distance, ratio=ratio,  # type: ignore[arg-type]
                        replace=replace, caliper=caliper, exact=_split(exact) or None)  # fmt: skip
         result = effect(sample, outcome, pre=pre)
     except MatchingError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
-    table = balance(sample)
+    table = balance(sample, ecdf=False)  # the summary shows SMDs and variance ratios
     summary = {
         "att": result.estimate, "se": result.se, "ci_low": result.ci_low, "ci_high": result.ci_high,
         "p_value": result.p_value, "e_value": result.e_value, "e_value_ci": result.e_value_ci,

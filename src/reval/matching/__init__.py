@@ -30,9 +30,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from reval.matching._csv import read_matching_csv
 from reval.matching._nearest import greedy_match
 from reval.matching._poisson import poisson_cluster
 from reval.matching._propensity import design_matrix, mahalanobis_space, propensity_scores
+from reval.matching._wls import wls_cluster
 from reval.matching.errors import MatchingError
 
 Distance = Literal["logit", "probability", "mahalanobis"]
@@ -49,6 +51,7 @@ __all__ = [
     "e_value",
     "effect",
     "match",
+    "read_matching_csv",
 ]
 
 
@@ -185,15 +188,13 @@ def match(
         width = float(caliper * np.std(scores[eligible], ddof=1))
 
     choose = order or ("data" if space is not None else "largest")
-    groups = (
-        data[exact].astype(str).agg("\x1f".join, axis=1).to_numpy()
-        if exact
-        else np.zeros(len(data), dtype=object)
-    )
-    pair_rows: list[tuple[int, int, int]] = []
-    set_id = 0
-    for group in pd.unique(groups):
-        members = np.flatnonzero(groups == group)
+    if exact:
+        labels = data[exact].astype(str).agg("\x1f".join, axis=1).to_numpy()
+        group_rows = [np.flatnonzero(labels == label) for label in pd.unique(labels)]
+    else:
+        group_rows = [np.arange(len(data))]
+    found_parts: list[tuple[np.ndarray, np.ndarray]] = []
+    for members in group_rows:
         t_rows = members[treated[members]]
         if t_rows.size == 0 or (~treated[members]).sum() == 0:
             continue
@@ -207,18 +208,14 @@ def match(
             found = np.where(found >= 0, members[np.maximum(found, 0)], -1)
         else:
             found = _nearest_in_space(space, members, treated, t_order, ratio, replace)
-        for row, controls in zip(t_order.tolist(), found.tolist(), strict=True):
-            chosen = [c for c in controls if c >= 0]
-            if chosen:
-                pair_rows += [(row, c, set_id) for c in chosen]
-                set_id += 1
-    if not pair_rows:
+        found_parts.append((t_order, found))
+    pairs = _pairs(found_parts, ratio)
+    if pairs.empty:
         raise MatchingError(
             "No participant found a comparison inside the caliper. Widen the caliper (e.g. "
             "--caliper 0.5), drop the exact-matching columns, or check that the two groups overlap.",
             reason="no_matches",
         )
-    pairs = pd.DataFrame(pair_rows, columns=["treated_row", "control_row", "subclass"])
     weights, subclass = _weights(len(data), pairs, replace)
     return MatchedSample(
         data=data, treatment=treatment, covariates=list(covariates), treated=treated,
@@ -227,6 +224,28 @@ def match(
         settings={"distance": distance, "ratio": ratio, "replace": replace, "caliper": caliper,
                   "exact": exact or [], "discard": discard, "order": choose},
     )  # fmt: skip
+
+
+def _pairs(found_parts: list[tuple[np.ndarray, np.ndarray]], ratio: int) -> pd.DataFrame:
+    """One row per (treated, control) pair; a matched set per treated unit that found any
+    control, numbered in the order the treated units chose."""
+    treated_rows, control_rows, sets = [], [], []
+    next_set = 0
+    for t_order, found in found_parts:
+        chosen = found >= 0
+        has = chosen.any(axis=1)
+        set_ids = next_set + np.cumsum(has) - 1
+        next_set += int(has.sum())
+        treated_rows.append(np.repeat(t_order[:, None], ratio, axis=1)[chosen])
+        control_rows.append(found[chosen])
+        sets.append(np.repeat(set_ids[:, None], ratio, axis=1)[chosen])
+    if not treated_rows:
+        return pd.DataFrame({"treated_row": [], "control_row": [], "subclass": []}, dtype=np.int64)
+    return pd.DataFrame({
+        "treated_row": np.concatenate(treated_rows).astype(np.int64),
+        "control_row": np.concatenate(control_rows).astype(np.int64),
+        "subclass": np.concatenate(sets).astype(np.int64),
+    })  # fmt: skip
 
 
 def _choice_order(t_rows: np.ndarray, scores: np.ndarray, order: str) -> np.ndarray:
@@ -293,12 +312,16 @@ def _weights(n: int, pairs: pd.DataFrame, replace: bool) -> tuple[np.ndarray, np
 # --- balance --------------------------------------------------------------------------------
 
 
-def balance(sample: MatchedSample, covariates: list[str] | None = None) -> pd.DataFrame:
+def balance(
+    sample: MatchedSample, covariates: list[str] | None = None, *, ecdf: bool = True
+) -> pd.DataFrame:
     """Balance before and after matching, MatchIt's ATT conventions.
 
     Standardised mean difference = (treated mean - control mean) / treated SD from the
     unmatched sample (for 0/1 variables sqrt(p(1-p)) of the treated); categorical
-    columns appear once per level. ``flag`` marks |SMD after| >= 0.1.
+    columns appear once per level. ``flag`` marks |SMD after| >= 0.1. ``ecdf=False``
+    leaves the eCDF statistics of continuous covariates blank (NaN): they need a sort of
+    every column, the largest cost on millions of rows, and `reval match` does not show them.
     """
     covariates = covariates or sample.covariates
     terms = _balance_terms(sample.data, covariates)
@@ -311,7 +334,8 @@ def balance(sample: MatchedSample, covariates: list[str] | None = None) -> pd.Da
         binary = bool(((known == 0.0) | (known == 1.0)).all())
         p_t = x[t].mean()
         scale = np.sqrt(p_t * (1 - p_t)) if binary else x[t].std(ddof=1)
-        order = None if binary else np.argsort(x)  # one sort serves both eCDFs, before and after
+        # one sort serves both eCDFs, before and after
+        order = np.argsort(x) if ecdf and not binary else None
         before = _stats(x, t, np.ones_like(x), binary, scale, order)
         after = _stats(x, t, w, binary, scale, order)
         rows.append({
@@ -362,6 +386,8 @@ def _stats(x: np.ndarray, t: np.ndarray, w: np.ndarray, binary: bool, scale: flo
     var_ratio = np.nan if binary else _weighted_var(xt, wt) / _weighted_var(xc, wc)
     if binary:
         ecdf_mean = ecdf_max = abs(mt - mc)
+    elif order is None:
+        ecdf_mean = ecdf_max = np.nan
     else:
         # weighted eCDFs of both groups at every observed value (MatchIt's grid), read off
         # one pass of cumulative sums at the last position of each distinct value
@@ -431,18 +457,17 @@ def effect(
         coef, se = float(params[1]), float(np.sqrt(covariance[1, 1]))
         df = None
     else:
-        # statsmodels and scipy.stats are imported here, not at the top: they take seconds
-        # to import and `reval match` should start at once.
-        from statsmodels.regression.linear_model import WLS
-
-        fit = WLS(y, exog, weights=weights).fit(cov_type="cluster", cov_kwds={"groups": groups})
+        params, covariance = wls_cluster(y, exog, weights, groups)
         df = int(keep.sum()) - exog.shape[1]
-        coef, se = float(fit.params[1]), float(fit.bse[1])
-    from scipy import stats
+        coef, se = float(params[1]), float(np.sqrt(covariance[1, 1]))
+    # scipy.special's t and normal functions are what scipy.stats.t and .norm call; imported
+    # here, and not scipy.stats, because that takes seconds and `reval match` should start at once
+    from scipy import special
 
-    quantile = stats.t.ppf(0.975, df) if df else stats.norm.ppf(0.975)
+    quantile = special.stdtrit(df, 0.975) if df else special.ndtri(0.975)
     low, high = coef - quantile * se, coef + quantile * se
-    p_value = float(2 * (stats.t.sf(abs(coef / se), df) if df else stats.norm.sf(abs(coef / se))))
+    z = abs(coef / se)
+    p_value = float(2 * (special.stdtr(df, -z) if df else special.ndtr(-z)))
     n_t = int((keep & sample.treated).sum())
     n_c = int((keep & ~sample.treated).sum())
     if scale == "rate_ratio":

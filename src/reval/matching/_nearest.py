@@ -15,6 +15,8 @@ each treated unit costs near-constant time after one sort.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 import numpy as np
 
 
@@ -89,6 +91,8 @@ def greedy_match(
     """
     n = distance.shape[0]
     eligible = np.ones(n, dtype=bool) if eligible is None else eligible
+    if not replace:
+        return _without_replacement(distance, treated, order, ratio, caliper, eligible)
     sort = np.argsort(distance, kind="stable")
     position = np.empty(n, dtype=np.int64)
     position[sort] = np.arange(n)
@@ -157,3 +161,79 @@ def _nearest_right(free: _FreeList, start: int, n: int, taken: set[int], sort: n
     while replace and k < n and int(sort[k]) in taken:
         k = free.right_of(k + 1)
     return k
+
+
+def _without_replacement(distance: np.ndarray, treated: np.ndarray, order: np.ndarray,
+                         ratio: int, caliper: float | None, eligible: np.ndarray) -> np.ndarray:  # fmt: skip
+    """The greedy matcher without replacement, built for millions of rows.
+
+    Only the controls are sorted (by distance, then row); a treated unit's place among
+    them comes from one vectorised binary search, and the "next free" pointers live in
+    dicts holding only the controls already taken, so nothing of the size of the data is
+    turned into Python objects. Same choices as the general path: the closest free
+    control, the earliest row among equally close ones.
+    """
+    controls = np.flatnonzero(~treated & eligible)
+    controls = controls[np.argsort(distance[controls], kind="stable")]
+    sorted_distance = distance[controls]
+    m = controls.shape[0]
+    values = memoryview(sorted_distance)  # items are Python floats, without copying
+    rows = memoryview(controls)
+    chooses = eligible[order]
+    own = distance[order]
+    first_at_or_above = np.searchsorted(sorted_distance, own, side="left")
+    limit = np.inf if caliper is None else caliper
+    right: dict[int, int] = {}  # taken position -> a position further right to look at
+    left: dict[int, int] = {}  # taken position -> a position further left to look at
+    out = np.full((order.shape[0], ratio), -1, dtype=np.int64)
+    for round_ in range(ratio):
+        found = out[:, round_].tolist()
+        for slot, (d, start, active) in enumerate(
+            zip(own.tolist(), first_at_or_above.tolist(), chooses.tolist(), strict=True)
+        ):
+            if not active:
+                continue
+            # nearest free position at or right of start (union-find with path halving)
+            r = start
+            while r in right:
+                nxt = right[r]
+                if nxt in right:
+                    nxt = right[r] = right[nxt]
+                r = nxt
+            lo = start - 1
+            while lo in left:
+                nxt = left[lo]
+                if nxt in left:
+                    nxt = left[lo] = left[nxt]
+                lo = nxt
+            gap_right = values[r] - d if r < m else np.inf
+            if lo >= 0:
+                v = values[lo]
+                if lo > 0 and values[lo - 1] == v:
+                    # a run of equal distances: its earliest free row (first free position)
+                    lo = bisect_left(values, v, 0, lo)
+                    while lo in right:
+                        nxt = right[lo]
+                        if nxt in right:
+                            nxt = right[lo] = right[nxt]
+                        lo = nxt
+                gap_left = d - v
+            else:
+                gap_left = np.inf
+            if gap_left > limit:
+                gap_left = np.inf
+            if gap_right > limit:
+                gap_right = np.inf
+            if gap_left < gap_right:
+                chosen = lo
+            elif gap_right < gap_left:
+                chosen = r
+            elif gap_left == np.inf:
+                continue
+            else:  # equally close on both sides: the earlier row
+                chosen = lo if rows[lo] < rows[r] else r
+            found[slot] = rows[chosen]
+            right[chosen] = chosen + 1
+            left[chosen] = chosen - 1
+        out[:, round_] = found
+    return out

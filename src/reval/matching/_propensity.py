@@ -36,7 +36,7 @@ def design_matrix(data: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
             ))  # fmt: skip
         else:
             values = column.astype(float)
-            if values.nunique(dropna=True) < 2:
+            if values.min() == values.max():  # one value (blanks aside); cheaper than nunique
                 raise MatchingError(
                     f"Covariate {name!r} is the same ({values.dropna().iloc[0]:g}) for everyone, so it "
                     "cannot explain who took part; drop it from --covariates.",
@@ -65,8 +65,8 @@ def propensity_scores(treated: np.ndarray, design: pd.DataFrame) -> tuple[np.nda
     mu = (y + 0.5) / 2.0
     eta = np.log(mu / (1.0 - mu))
     deviance = np.inf
+    mu = 1.0 / (1.0 + np.exp(-eta))
     for _ in range(100):
-        mu = 1.0 / (1.0 + np.exp(-eta))
         weight = mu * (1.0 - mu)
         if np.any(weight < 1e-300):
             raise MatchingError(SEPARATION_MESSAGE, reason="perfect_separation")

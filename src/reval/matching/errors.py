@@ -15,6 +15,7 @@ MatchingReason = Literal[
     "perfect_separation",
     "no_matches",
     "missing_column",
+    "unreadable_file",
 ]
 
 
