@@ -11,10 +11,12 @@ CLI and a running portal can both change it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
 import secrets
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -114,7 +116,7 @@ class TokenStore:
         return token
 
     def revoke(self, token_id: str) -> TokenRecord:
-        """Stop a token working at once (signed-in sessions end on their next request)."""
+        """Stop a token working at once: every session signed in with it is ended too."""
         with self._lock:
             records = self._read()
             record = records.get(token_id)
@@ -126,6 +128,7 @@ class TokenStore:
                 record = TokenRecord(**{**asdict(record), "revoked_at": _now()})
                 records[token_id] = record
                 self._write(records)
+        SessionStore(self.path.with_name(SESSIONS_FILE)).end_for_token(token_id)
         return record
 
     def records(self) -> list[TokenRecord]:
@@ -172,6 +175,107 @@ class TokenStore:
             os.fsync(handle.fileno())
         os.replace(partial, self.path)
         self._cache = None
+
+
+SESSIONS_FILE: Final[str] = "sessions.json"
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One sign-in, as the server keeps it: the cookie carries only the session id, so
+    ending the record (sign-out, revocation, expiry) ends the session whatever copies of
+    the cookie exist."""
+
+    id_hash: str
+    """SHA-256 of the session id: the file never holds an id that would work."""
+    token_id: str
+    started_at: float
+    """Seconds since the epoch."""
+
+
+class SessionStore:
+    """Signed-in sessions in ``<workspace>/portal/sessions.json`` (0600), shared by the
+    portal and the CLI (``reval sites revoke`` ends a token's sessions) under a file lock."""
+
+    def __init__(self, path: Path, hours: float = 8.0) -> None:
+        self.path = path
+        self.hours = hours
+        self._lock = FileLock(str(path) + ".lock", thread_local=False)
+        self._cache: tuple[tuple[int, int, int], dict[str, SessionRecord]] | None = None
+
+    def start(self, token_id: str) -> str:
+        """A new session for a token; returns its id (for the signed cookie only)."""
+        session_id = secrets.token_urlsafe(32)
+        record = SessionRecord(_digest(session_id), token_id, time.time())
+        self._change(lambda records: records.__setitem__(record.id_hash, record))
+        return session_id
+
+    def find(self, session_id: object) -> SessionRecord | None:
+        """The live session with this id, or None (unknown, ended, or older than ``hours``)."""
+        if not isinstance(session_id, str) or not session_id:
+            return None
+        record = self._read().get(_digest(session_id))
+        if record is None or time.time() - record.started_at > self.hours * 3600:
+            return None
+        return record
+
+    def end(self, session_id: object) -> None:
+        if isinstance(session_id, str) and session_id:
+            self._change(lambda records: records.pop(_digest(session_id), None))
+
+    def end_for_token(self, token_id: str) -> int:
+        """End every session of one token (it was revoked); returns how many there were."""
+        ended: list[str] = []
+
+        def drop(records: dict[str, SessionRecord]) -> None:
+            ended.extend(k for k, r in records.items() if r.token_id == token_id)
+            for key in ended:
+                del records[key]
+
+        self._change(drop)
+        return len(ended)
+
+    def _change(self, change: object) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._lock:
+            records = self._read()
+            change(records)  # type: ignore[operator]
+            cutoff = time.time() - self.hours * 3600
+            live = {k: r for k, r in records.items() if r.started_at >= cutoff}
+            _write_private_json(self.path, {"sessions": [asdict(r) for r in live.values()]})
+            self._cache = None
+
+    def _read(self) -> dict[str, SessionRecord]:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if self._cache is not None and self._cache[0] == key:
+            return dict(self._cache[1])
+        rows = json.loads(self.path.read_text(encoding="utf-8"))["sessions"]
+        records = {row["id_hash"]: SessionRecord(**row) for row in rows}
+        self._cache = (key, records)
+        return dict(records)
+
+
+def _digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def _write_private_json(path: Path, content: object) -> None:
+    """Write ``content`` atomically into a 0600 file (a unique temporary name: two
+    processes writing at once never share one)."""
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(8)}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(content, handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _now() -> str:

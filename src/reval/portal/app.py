@@ -38,7 +38,7 @@ from reval.config import Settings
 from reval.contract import TABLES, table_schema
 from reval.errors import RevalError
 from reval.pipeline import IngestReport, UnknownUploadError, ingest_file, write_fixes
-from reval.portal.access import Principal, TokenStore
+from reval.portal.access import SESSIONS_FILE, Principal, SessionStore, TokenStore
 from reval.portal.library import ReportFile, find_report, latest_reports, may_read
 from reval.portal.receive import BadUploadError, receive_upload
 from reval.portal.security import (
@@ -84,6 +84,8 @@ class PortalState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.tokens = TokenStore(settings.portal_dir / "tokens.json")
+        self.sessions = SessionStore(settings.portal_dir / SESSIONS_FILE,
+                                     settings.portal_session_hours)  # fmt: skip
         self.audit = AuditLog(settings.portal_dir / "audit.log")
         self.logins = LoginLimiter(settings.portal_login_attempts, settings.portal_login_window)
         self.incoming = settings.portal_dir / "incoming"
@@ -140,16 +142,16 @@ def client_of(request: Request) -> str:
 
 
 def current_user(request: Request) -> Principal | None:
-    """The signed-in user, if the session is fresh and its token still valid."""
+    """The signed-in user: the cookie's session id must name a live server-side session
+    (not signed out, not expired) whose token is still valid."""
     state: PortalState = request.app.state.portal
-    token_id, since = request.session.get("uid"), request.session.get("since")
-    if not isinstance(token_id, str) or not isinstance(since, int | float):
+    session_id = request.session.get("sid")
+    if session_id is None:
         return None
-    if time.time() - since > state.settings.portal_session_hours * 3600:
-        request.session.clear()
-        return None
-    who = state.tokens.active(token_id)
-    if who is None:  # revoked since sign-in
+    record = state.sessions.find(session_id)
+    who = None if record is None else state.tokens.active(record.token_id)
+    if who is None:  # signed out, expired or revoked: this cookie is finished
+        state.sessions.end(session_id)
         request.session.clear()
     return who
 
@@ -260,17 +262,19 @@ def _add_routes(app: FastAPI, state: PortalState) -> None:
         client = client_of(request)
         wait = state.logins.wait_seconds(client)
         if wait:
-            minutes = max(1, round(wait / 60))
-            response = refuse(request, 429, "There have been too many sign-in attempts from this "
-                              f"computer. Please wait {minutes} minute{'s' if minutes > 1 else ''} "
-                              "and try again.", event="login")  # fmt: skip
-            response.headers["Retry-After"] = str(int(wait) + 1)
-            return response
+            return _too_many_sign_ins(request, wait)
         form = await read_small_form(request)
         if form is None or not csrf_ok(request.session.get("csrf"), form.get("csrf_token")):
             return _csrf_refusal(request, None)
+        wait = await run_in_threadpool(state.logins.reserve, client)  # before the slow check
+        if wait:
+            return _too_many_sign_ins(request, wait)
         token = form.get("token", "")
-        who = await run_in_threadpool(state.tokens.verify, token)
+        try:
+            who = await run_in_threadpool(state.tokens.verify, token)
+        except BaseException:
+            state.logins.failed(client)
+            raise
         if who is None:
             state.logins.failed(client)
             token_id = token.strip().split(".", 1)[0][:12] if "." in token else None
@@ -279,8 +283,10 @@ def _add_routes(app: FastAPI, state: PortalState) -> None:
                         "recognised. Check you copied all of it, or ask the evaluation team "
                         "for a new one.")  # fmt: skip
         state.logins.succeeded(client)
+        state.sessions.end(request.session.get("sid"))
         request.session.clear()  # a new session at sign-in: nothing carries over
-        request.session.update(uid=who.token_id, since=int(time.time()), csrf=new_csrf_token())
+        session_id = await run_in_threadpool(state.sessions.start, who.token_id)
+        request.session.update(sid=session_id, csrf=new_csrf_token())
         state.audit.write("login", client=client, who=who)
         return RedirectResponse("/", status_code=303)
 
@@ -290,6 +296,7 @@ def _add_routes(app: FastAPI, state: PortalState) -> None:
         form = await read_small_form(request)
         if form is None or not csrf_ok(request.session.get("csrf"), form.get("csrf_token")):
             return _csrf_refusal(request, who)
+        state.sessions.end(request.session.get("sid"))  # every copy of the cookie ends here
         request.session.clear()
         if who is not None:
             state.audit.write("logout", client=client_of(request), who=who)
@@ -447,6 +454,15 @@ def _result_page(request: Request, who: Principal, report: IngestReport,
                 meaning=meaning, problems=problems, hidden=len(report.problems) - len(problems),
                 rows_with_problems=rows_with_problems, history=history,
                 status_words=status_words)  # fmt: skip
+
+
+def _too_many_sign_ins(request: Request, wait: float) -> HTMLResponse:
+    minutes = max(1, round(wait / 60))
+    response = refuse(request, 429, "There have been too many sign-in attempts from this "
+                      f"computer. Please wait {minutes} minute{'s' if minutes > 1 else ''} "
+                      "and try again.", event="login")  # fmt: skip
+    response.headers["Retry-After"] = str(int(wait) + 1)
+    return response
 
 
 def _csrf_refusal(request: Request, who: Principal | None) -> HTMLResponse:

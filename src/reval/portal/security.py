@@ -44,35 +44,75 @@ def session_secret(path: Path) -> str:
 class LoginLimiter:
     """At most ``attempts`` failed sign-ins per client within ``window`` seconds.
 
+    An attempt takes a slot *before* its token is checked (the check is a slow hash), so
+    attempts sent at once cannot all slip past the count: with five slots, twenty wrong
+    tokens at once get five checks and fifteen 429s. An attempt that finds every slot
+    taken by checks still running waits for them (a correct token frees its slot; a wrong
+    one turns it into a failure), so people signing in at once from one address are
+    not refused for each other.
+
     In memory: one portal process serves the workspace, and a restart forgetting the
     count costs an attacker a restart they cannot cause."""
 
-    def __init__(self, attempts: int, window: float) -> None:
+    def __init__(self, attempts: int, window: float, queue_seconds: float = 10.0) -> None:
         self.attempts = attempts
         self.window = window
+        self.queue_seconds = queue_seconds
         self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self._pending: dict[str, int] = {}
+        self._changed = threading.Condition(threading.Lock())
 
     def wait_seconds(self, client: str) -> float:
         """0 when the client may try; else how long until it may."""
         now = time.monotonic()
-        with self._lock:
-            failures = self._recent(client, now)
-            if len(failures) < self.attempts:
-                return 0.0
-            return max(1.0, failures[0] + self.window - now)
+        with self._changed:
+            return self._refusal(self._recent(client, now), now)
+
+    def reserve(self, client: str) -> float:
+        """Take a slot for one attempt, atomically, before its token is checked: 0 when
+        the attempt may go on to the check (then call :meth:`failed` or
+        :meth:`succeeded`), else how long until the client may try again."""
+        deadline = time.monotonic() + self.queue_seconds
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                failures = self._recent(client, now)
+                refusal = self._refusal(failures, now)
+                if refusal:
+                    return refusal
+                if len(failures) + self._pending.get(client, 0) < self.attempts:
+                    self._pending[client] = self._pending.get(client, 0) + 1
+                    return 0.0
+                if now >= deadline or not self._changed.wait(deadline - now):
+                    return max(1.0, self.window - (now - failures[0]) if failures else 1.0)
 
     def failed(self, client: str) -> None:
         now = time.monotonic()
-        with self._lock:
+        with self._changed:
+            self._release(client)
             self._recent(client, now).append(now)
             if len(self._failures) > 10_000:  # forget clients whose window has passed
                 for key in [k for k, v in self._failures.items() if not v or v[-1] < now - self.window]:  # fmt: skip
                     del self._failures[key]
+            self._changed.notify_all()
 
     def succeeded(self, client: str) -> None:
-        with self._lock:
+        with self._changed:
+            self._release(client)
             self._failures.pop(client, None)
+            self._changed.notify_all()
+
+    def _release(self, client: str) -> None:
+        left = self._pending.get(client, 0) - 1
+        if left > 0:
+            self._pending[client] = left
+        else:
+            self._pending.pop(client, None)
+
+    def _refusal(self, failures: deque[float], now: float) -> float:
+        if len(failures) < self.attempts:
+            return 0.0
+        return max(1.0, failures[0] + self.window - now)
 
     def _recent(self, client: str, now: float) -> deque[float]:
         failures = self._failures.setdefault(client, deque())
