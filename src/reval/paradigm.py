@@ -60,6 +60,8 @@ def _statement_long(
     responses: pd.DataFrame, item: str, baseline: int, follow_up: int
 ) -> pd.DataFrame:
     column = f"para_{item}_now"
+    if column not in responses.columns:  # a catalogue statement no survey asks about (yet)
+        return pd.DataFrame(columns=["site_id", "respondent_id", "wave", "agreement"])
     frame = responses.loc[
         responses["wave"].isin([baseline, follow_up]), ["site_id", "respondent_id", "wave", column]
     ]

@@ -256,7 +256,30 @@ maths ``$x$``, ``^sup^``/``~sub~``, raw Typst/HTML/TeX, notes, divs, spans, bare
 links) switched off: reval's reports use only headings, emphasis, lists, pipe tables and
 images. Uploaded text is escaped before it gets here; this is the second wall."""
 
+LITERAL_TEXT_FILTER = r"""
+-- Every word of the document's body as a Typst string literal, so the PDF shows it exactly
+-- as written: Typst markup would turn ' into a curly quote, -- and ... into dashes and
+-- ellipses, -2 into a minus sign and -? into a soft hyphen. The ';' ends the literal before
+-- whatever follows. Metadata (page settings) and image descriptions are left as they are.
+local function literal(el)
+  local escaped = el.text:gsub("\\", "\\\\"):gsub('"', '\\"')
+  return pandoc.RawInline("typst", '#"' .. escaped .. '";')
+end
+
+function Pandoc(doc)
+  doc.blocks = doc.blocks:walk({
+    traverse = "topdown",
+    Image = function(el) return el, false end,
+    Str = literal,
+  })
+  return doc
+end
+"""
+
 TYPST_HEADER = """
+// no hyphenation: a word breaks only where it has a space, and the PDF's text (what
+// copying, search and screen readers get) keeps every hyphen as the hyphen it is
+#set text(hyphenate: false)
 #show table: set text(size: 8pt)
 #show heading: set block(above: 1.2em, below: 0.6em)
 """
@@ -270,12 +293,14 @@ def _pdf(notebook: object, target: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="reval-pdf-") as scratch:
         folder = Path(scratch)
         (folder / "header.typ").write_text(TYPST_HEADER, encoding="utf-8")
+        (folder / "literal.lua").write_text(LITERAL_TEXT_FILTER, encoding="utf-8")
         (folder / "page.yaml").write_text("margin:\n  x: 2cm\n  y: 2cm\n", encoding="utf-8")
         (folder / "report.md").write_text(_markdown(notebook, folder), encoding="utf-8")
         done = subprocess.run(
             [_pandoc(), "report.md", "--from", PANDOC_MARKDOWN, "--to", "typst",
              "--standalone", "-V", "papersize=a4", "-V", "fontsize=10pt",
-             "--metadata-file", "page.yaml", "--include-in-header", "header.typ"],
+             "--metadata-file", "page.yaml", "--include-in-header", "header.typ",
+             "--lua-filter", "literal.lua"],
             cwd=folder, capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
         if done.returncode != 0:
