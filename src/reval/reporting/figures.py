@@ -172,7 +172,7 @@ def six_box_chart(counts: pd.DataFrame, *, title: str = "") -> Chart:
             axes.add_patch(plt.Rectangle((j, y), 1, 1, facecolor=fills.get(visibility, "white"),
                                          edgecolor=OKABE_ITO["black"]))  # fmt: skip
             axes.text(j + 0.5, y + 0.5, f"{kind}\n{visibility}\n{body.iloc[i, j]} items",
-                      ha="center", va="center", fontsize=10)  # fmt: skip
+                      ha="center", va="center", fontsize=10, **FIGURE_TEXT)  # fmt: skip
     axes.set_axis_off()
     if title:
         axes.set_title(title)
@@ -200,7 +200,7 @@ def timeline_chart(events: pd.DataFrame, *, title: str = "") -> Chart:
         axes.text(event.event_date, row + 0.25, f"  {inert(event.description, 'figure')}  ",
                   fontsize=8, va="bottom", ha="right" if left else "left", **FIGURE_TEXT)  # fmt: skip
         axes.axhspan(row - 0.5, row + 0.5, color=PHASE_COLOURS.get(event.phase, "white"), zorder=0)
-    axes.set_yticks(rows, [p.replace("_", " ") for p in table["phase"]], fontsize=8)
+    axes.set_yticks(rows, [p.replace("_", " ") for p in table["phase"]], fontsize=8, **FIGURE_TEXT)
     axes.set_ylim(-0.6, len(table) - 0.2)
     axes.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=6))
     axes.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
@@ -227,7 +227,7 @@ def change_chart(
               xerr=[table["estimate"] - table["ci_low"], table["ci_high"] - table["estimate"]],
               capsize=6, error_kw={"linewidth": 2})  # fmt: skip
     axes.axvline(0, color=OKABE_ITO["black"], linewidth=1.2)
-    axes.set_yticks(list(rows), table["label"].tolist(), fontsize=size)
+    axes.set_yticks(list(rows), table["label"].tolist(), fontsize=size, **FIGURE_TEXT)
     axes.tick_params(axis="x", labelsize=size - 2)
     axes.set_xlabel(xlabel, fontsize=size - 2)
     if title:
