@@ -50,5 +50,5 @@ def test_ingest_reports_problems_and_fails_on_a_rejected_file(tmp_path, monkeypa
                    "gm_cancer,31/02/2017,launch,growth,Launch\n", encoding="utf-8")  # fmt: skip
     result = runner.invoke(app, ["ingest", str(bad)])
     assert result.exit_code == 1
-    assert "Row 2, column event_date: '31/02/2017'" in result.output
-    assert "Row 2, column phase: 'growth' - is not one of the allowed answers" in result.output
+    assert "events.csv, cell B2 (event_date): '31/02/2017'" in result.output
+    assert "cell D2 (phase): 'growth' is not one of the allowed answers" in result.output

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import xlsxwriter
 
 from reval.ingest.cleaning import clean_table
+from reval.ingest.problems import Problem, group_problems, rows_text
 from reval.ingest.readers import read_tables
 from reval.ingest.validation import validate_table
 
@@ -59,39 +61,62 @@ def test_a_clean_row_has_no_problems_and_labels_become_numbers(tmp_path) -> None
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ({"swemwbs_3": "Oftn"}, "Row 2, column swemwbs_3: 'Oftn' - is not an answer on this scale; "
-         "use 1-5 or the words (1 = None of the time, 2 = Rarely, 3 = Some of the time, 4 = Often, "
-         "5 = All of the time)"),
-        ({"response_date": "03/10/17"}, "Row 2, column response_date: '03/10/17' - is not a date "
-         "reval can read; write it as 2016-04-01 or 01/04/2016 (day first, four-digit year)"),
-        ({"role": "Doctor"}, "Row 2, column role: 'Doctor' - is not one of the allowed answers: "
-         "resident, volunteer, patient, carer, staff"),
-        ({"imd_quintile": "7"}, "Row 2, column imd_quintile: '7' - is out of range; it must be "
-         "between 1 and 5"),
-        ({"wave": "first"}, "Row 2, column wave: 'first' - is not a whole number; write digits only, like 3"),
-        ({"site_id": ""}, "Row 2, column site_id: is blank; this column must be filled in"),
-        ({"wave": "0", "response_id": "ST-0001-W0"}, "Row 2, column para_decided_for_us_before: '4' - "
-         "a 'looking back' (_before) answer is filled in on the baseline wave (wave 0)"),
+        ({"swemwbs_3": "Oftn"}, "survey_responses.csv, cell L2 (swemwbs_3): 'Oftn' is not an "
+         "answer on this scale; use 1-5 or the words (1 = None of the time, 2 = Rarely, 3 = Some "
+         "of the time, 4 = Often, 5 = All of the time)."),
+        ({"response_date": "03/10/17"}, "survey_responses.csv, cell E2 (response_date): '03/10/17' "
+         "is not a date reval can read; write it as 2016-04-01 or 01/04/2016 (day first, "
+         "four-digit year)."),
+        ({"role": "Doctor"}, "survey_responses.csv, cell F2 (role): 'Doctor' is not one of the "
+         "allowed answers; write one of: resident, volunteer, patient, carer, staff."),
+        ({"imd_quintile": "7"}, "survey_responses.csv, cell I2 (imd_quintile): '7' is out of "
+         "range; write a number from 1 to 5."),
+        ({"wave": "first"}, "survey_responses.csv, cell D2 (wave): 'first' is not a whole number; "
+         "write digits only, like 3."),
+        ({"site_id": ""}, "survey_responses.csv, cell C2 (site_id) is blank; fill it in (every "
+         "row needs a site_id)."),
+        ({"wave": "0", "response_id": "ST-0001-W0"}, "survey_responses.csv, cell AD2 "
+         "(para_decided_for_us_before): '4' is a 'looking back' (_before) answer on the baseline "
+         "wave (wave 0); leave the _before columns blank at baseline."),
     ],
 )  # fmt: skip
 def test_cell_problem_messages(tmp_path, override, message) -> None:
+    """A CSV has no sheets: the file's name stands where the sheet would."""
     problems = _problems(tmp_path, _row(**override))
-    assert any(p.startswith(message) for p in problems), problems
+    assert message in problems, problems
 
 
 def test_title_rows_above_the_header_do_not_shift_row_numbers(tmp_path) -> None:
     problems = _problems(tmp_path, _row(), _row(response_id="ST-0002-W1", respondent_id="ST0002",
                                                  ucla_2="9"), title="Stockport survey, October")  # fmt: skip
     assert problems == [
-        "Row 5, column ucla_2: '9' - is not an answer on this scale; use 1-3 or the words "
-        "(1 = Hardly ever, 2 = Some of the time, 3 = Often)"
+        "survey_responses.csv, cell R5 (ucla_2): '9' is not an answer on this scale; use 1-3 or "
+        "the words (1 = Hardly ever, 2 = Some of the time, 3 = Often)."
     ]
+
+
+def test_a_workbook_names_the_sheet_the_cell_and_the_heading_as_written(tmp_path) -> None:
+    """Headings as the coordinator typed them ('Event date'), cells as Excel shows them,
+    even when the table starts lower and further right than A1."""
+    path = tmp_path / "log.xlsx"
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet("events")
+    sheet.write_row(1, 1, ["Site ID", "Event date", "Event type", "Phase", "Description"])
+    sheet.write_row(2, 1, ["gm_cancer", "2016-07-01", "launch", "growth", "x"])
+    book.close()
+    (table,) = read_tables(path).tables
+    (problem,) = validate_table(clean_table(table)).problems
+    assert (problem.cell, problem.heading) == ("E3", "Phase")
+    assert problem.message() == (
+        "Sheet events, cell E3 (Phase): 'growth' is not one of the allowed answers; write one "
+        "of: enduring_crisis, emergence, impact_formalisation, adaptation, decline."
+    )
 
 
 def test_a_respondent_answering_the_same_wave_twice_names_both_rows(tmp_path) -> None:
     problems = _problems(tmp_path, _row(), _row(response_id="ST-0001-W1b"))
-    assert any("Row 2" in p and "also row 3" in p for p in problems), problems
-    assert any("Row 3" in p and "also row 2" in p for p in problems), problems
+    assert any("cell C2" in p and "also row 3" in p for p in problems), problems
+    assert any("cell C3" in p and "also row 2" in p for p in problems), problems
 
 
 def test_missing_required_column_names_the_column(tmp_path) -> None:
@@ -104,8 +129,8 @@ def test_missing_required_column_names_the_column(tmp_path) -> None:
     validated = validate_table(clean_table(sheet))
     assert validated.accepted.empty
     assert [p.message() for p in validated.problems if p.reason == "missing_column"] == [
-        "Column role: this required column is missing; add it with exactly this heading "
-        "(download a blank template to see every column)"
+        "survey_responses.csv, column role is missing; add a column with exactly this heading "
+        "(a blank template shows every column)."
     ]
 
 
@@ -115,3 +140,42 @@ def test_file_that_is_not_a_spreadsheet_type_is_named(tmp_path) -> None:
     (problem,) = read_tables(path).problems
     assert problem.reason == "not_a_spreadsheet"
     assert "save the file as .xlsx, .ods or .csv" in problem.message()
+
+
+# --- grouped for people ----------------------------------------------------------------------
+
+
+def _wrong_site(row: int, value: str = "gm_cancer") -> Problem:
+    return Problem("events.xlsx", "events", row, "site_id", value,
+                   "is another site; this account uploads for Wellbeing Erewash, so write "
+                   "wellbeing_erewash here, or upload this row from that site's account",
+                   "wrong_site", cell=f"A{row}", heading="site_id")  # fmt: skip
+
+
+def test_rows_are_said_as_ranges() -> None:
+    assert rows_text([5]) == "row 5"
+    assert rows_text([*range(2, 62), 64]) == "rows 2-61 and 64"
+    assert rows_text([2, 3, 7, 9, 10]) == "rows 2-3, 7 and 9-10"
+    many = rows_text(list(range(2, 100, 2)))
+    assert many.startswith("rows 2, 4, 6")
+    assert many.endswith("and 37 more rows")
+
+
+def test_the_same_problem_on_many_rows_is_one_line_with_a_count() -> None:
+    problems = [_wrong_site(r) for r in [*range(2, 62), 64]]
+    (group,) = group_problems(problems)
+    assert group.count == 61
+    assert group.message() == (
+        "Sheet events, rows 2-61 and 64, column A (site_id): 'gm_cancer' is another site; this "
+        "account uploads for Wellbeing Erewash, so write wellbeing_erewash here, or upload this "
+        "row from that site's account (61 cells)."
+    )
+
+
+def test_different_values_of_one_problem_are_named_a_few_at_a_time() -> None:
+    values = ["gm_cancer", "halton", "airedale", "x", "y"]
+    (group,) = group_problems([_wrong_site(r, v) for r, v in enumerate(values, start=2)])
+    assert group.message().startswith(
+        "Sheet events, rows 2-6, column A (site_id): 'gm_cancer', 'halton', 'airedale' and 2 "
+        "other values; each is another site;"
+    )

@@ -75,8 +75,8 @@ def test_csv_with_bom_semicolons_title_rows_and_trailing_blanks(base, tmp_path) 
     before = snapshot(base)
     report = ingest_file(base, path)
     assert (report.status, messages(report)) == ("partly_loaded", [
-        "Row 6, column phase: 'Emergence' - is not one of the allowed answers: enduring_crisis, "
-        "emergence, impact_formalisation, adaptation, decline"])  # fmt: skip
+        "events.csv, cell D6 (Phase): 'Emergence' is not one of the allowed answers; write one "
+        "of: enduring_crisis, emergence, impact_formalisation, adaptation, decline."])  # fmt: skip
     assert changed(before, snapshot(base)) == {"events": 1, "rejected_rows": 1, "ingests": 1}
     events = current(base, "events")
     assert events["description"].tolist() == ["Launch at the town hall"]
@@ -218,8 +218,9 @@ def test_same_respondent_same_wave_twice_across_uploads(base, tmp_path) -> None:
         _survey_rows(response_id="ST-0001-W1-again"))})  # fmt: skip
     report = ingest_file(base, second)
     assert messages(report) == [
-        "Sheet survey_responses, row 2, column respondent_id: 'ST0001' - already answered wave 1 "
-        "(response ST-0001-W1, uploaded earlier); to correct that answer reuse response_id ST-0001-W1"
+        "Sheet survey_responses, cell B2 (respondent_id): 'ST0001' already answered wave 1 "
+        "(response ST-0001-W1, uploaded earlier); to correct that answer reuse response_id "
+        "ST-0001-W1."
     ]
     assert current(base, "survey_responses")["response_id"].tolist() == ["ST-0001-W1"]
 
@@ -267,8 +268,8 @@ def test_missing_required_column_rejects_the_file_and_keeps_its_rows(base, tmp_p
     report = ingest_file(base, path)
     assert report.status == "rejected"
     assert messages(report) == [
-        "Column phase: this required column is missing; add it with exactly this heading "
-        "(download a blank template to see every column)"
+        "events.csv, column phase is missing; add a column with exactly this heading "
+        "(a blank template shows every column)."
     ]
     assert changed(before, snapshot(base)) == {"rejected_rows": 1, "ingests": 1}
     with Warehouse(base.warehouse_path, read_only=True) as warehouse:
@@ -377,10 +378,10 @@ def test_fixes_workbook_holds_original_rows_and_problems(base, tmp_path) -> None
     assert rows[0] == (*EVENT_HEADER, "problems")
     assert rows[1][:5] == ("gm_cancer", "next week", "launch", "growth", "Two problems")
     assert rows[1][5].splitlines() == [
-        "Row 3, column event_date: 'next week' - is not a date reval can read; write it as "
-        "2016-04-01 or 01/04/2016 (day first, four-digit year)",
-        "Row 3, column phase: 'growth' - is not one of the allowed answers: enduring_crisis, "
-        "emergence, impact_formalisation, adaptation, decline",
+        "events.csv, cell B3 (event_date): 'next week' is not a date reval can read; write it "
+        "as 2016-04-01 or 01/04/2016 (day first, four-digit year).",
+        "events.csv, cell D3 (phase): 'growth' is not one of the allowed answers; write one of: "
+        "enduring_crisis, emergence, impact_formalisation, adaptation, decline.",
     ]
     assert len(rows) == 2
 

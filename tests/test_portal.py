@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -337,10 +338,10 @@ def test_problems_are_listed_with_row_column_and_value(
     assert response.status_code == 200
     assert "Partly accepted" in response.text
     text = re.sub(r"\s+", " ", response.text)
-    assert re.search(r'<td class="num">3</td> <td>phase</td> <td class="value">growing</td>', text)
-    assert re.search(
-        r'<td class="num">4</td> <td>event_date</td> <td class="value">31/31/2017</td>', text
-    )
+    assert re.search(r"<td>row 3</td> <td>column D \(phase\)</td> <td class=\"value\">"
+                     r"&#39;growing&#39;</td>", text)  # fmt: skip
+    assert re.search(r"<td>row 4</td> <td>column B \(event_date\)</td> <td class=\"value\">"
+                     r"&#39;31/31/2017&#39;</td>", text)  # fmt: skip
     assert "2 problems in 2 rows" in text
     assert warehouse_events(settings, "broken") == [(SITE_A, "broken meeting 0")]
     fixes = re.search(r'href="(/uploads/[0-9a-f]+/fixes\.xlsx)"', response.text)
@@ -353,11 +354,50 @@ def test_problems_are_listed_with_row_column_and_value(
 
 
 def test_a_site_cannot_load_rows_for_another_site(as_a: TestClient, settings: Settings) -> None:
+    """A file that is all another site's is one sentence, with no rows to fix offered."""
     response = upload(as_a, "theirs.csv", events_csv(SITE_B, "crosssite"))
     assert response.status_code == 422
     assert "Not accepted" in response.text
-    assert "Is another site; this account uploads for" in response.text
+    text = re.sub(r"\s+", " ", response.text)
+    assert ("This file is for Gm Cancer (gm_cancer), not for Airedale Care Homes: every one of "
+            "its 3 rows names another site in site_id, so nothing was loaded.") in text  # fmt: skip
+    assert "Download the rows to fix" not in text
+    assert 'class="problems"' not in text
     assert warehouse_events(settings, "crosssite") == []
+
+
+def test_a_large_file_for_another_site_gives_a_short_page(
+    as_a: TestClient, settings: Settings
+) -> None:
+    """10,000 rows of another site's events: a page under 50 KB; the detail downloads."""
+    days = pd.date_range("2016-01-01", periods=1_000, freq="D").strftime("%Y-%m-%d")
+    lines = ["site_id,event_date,event_type,phase,description"]
+    lines += [f"{SITE_B},{days[i // 10]},meeting {i % 10},emergence,bigwrong {i}"
+              for i in range(10_000)]  # fmt: skip
+    response = upload(as_a, "big theirs.csv", ("\n".join(lines) + "\n").encode())
+    assert response.status_code == 422
+    assert len(response.content) < 50_000
+    assert "every one of its 10000 rows names another site" in response.text
+    detail = re.search(r'href="(/uploads/[0-9a-f]+/problems\.xlsx)"', response.text)
+    assert detail
+    listed = pd.read_excel(io.BytesIO(as_a.get(detail[1]).content), engine="calamine")
+    assert len(listed) == 10_000
+    assert listed["cell"].iloc[-1] == "A10001"
+
+
+def test_the_same_problem_on_many_rows_is_one_line(as_a: TestClient, settings: Settings) -> None:
+    lines = events_csv(SITE_A, "manyrows", rows=28, phase="growing").decode().splitlines()
+    lines[5] = lines[5].replace("growing", "emergence")
+    response = upload(as_a, "events many.csv", ("\n".join(lines) + "\n").encode())
+    text = re.sub(r"\s+", " ", response.text)
+    rows = re.findall(r"<tr> <td>events many.csv</td>.*?</tr>", text)
+    assert rows == [
+        '<tr> <td>events many.csv</td> <td>rows 2-5 and 7-29 <span class="count">(27)</span>'
+        '</td> <td>column D (phase)</td> <td class="value">&#39;growing&#39;</td> <td>Is not one '
+        "of the allowed answers; write one of: enduring_crisis, emergence, impact_formalisation, "
+        "adaptation, decline</td> </tr>"
+    ]
+    assert "Download the rows to fix (.xlsx)" in text
 
 
 def test_a_site_cannot_choose_another_site_with_form_fields(

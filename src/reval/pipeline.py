@@ -26,7 +26,13 @@ from reval.evaluation import Evaluation, evaluate_programme
 from reval.ingest.cleaning import clean_table
 from reval.ingest.cross_checks import Reference, cross_table_problems, without_rows
 from reval.ingest.file_guards import inspect_upload
-from reval.ingest.problems import NOTE_REASONS, Problem
+from reval.ingest.problems import (
+    NOTE_REASONS,
+    Problem,
+    ProblemGroup,
+    belongs_elsewhere,
+    group_problems,
+)
 from reval.ingest.readers import read_tables
 from reval.ingest.validation import ValidatedTable, validate_table
 from reval.programme import load_programme, write_default_programme
@@ -52,6 +58,13 @@ class IngestReport:
     status: IngestStatus
     tables: dict[str, TableCounts] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    verdict: str | None = None
+    """One sentence when the whole file belongs to another site or programme (then the
+    rows are not worth fixing one by one)."""
+
+    def groups(self) -> list[ProblemGroup]:
+        """The problems as people read them: the same problem on many rows is one line."""
+        return group_problems(self.problems)
 
     @property
     def rows_accepted(self) -> int:
@@ -106,11 +119,14 @@ class IngestReport:
             "rows_accepted": self.rows_accepted,
             "rows_rejected": self.rows_rejected,
             "status": self.status,
+            "verdict": self.verdict,
             "problems": [
                 {
                     "sheet": p.sheet,
                     "row": p.row,
                     "column": p.column,
+                    "cell": p.cell,
+                    "heading": p.heading,
                     "value": p.value,
                     "reason": p.reason,
                     "message": p.message(),
@@ -387,7 +403,9 @@ def _outcome_with_tables(
         problems = [Problem(name, None, None, None, None,
                             "holds no rows for any table; fill in a template and upload it again",
                             "empty_file")]  # fmt: skip
-    return IngestReport(ingest_id, name, sha256, status, counts, problems), final
+    rows_read = sum(c.rows_read for c in counts.values())
+    verdict = belongs_elsewhere(problems, rows_read, site_id, reference.site_names)
+    return IngestReport(ingest_id, name, sha256, status, counts, problems, verdict), final
 
 
 def reject_all(table: ValidatedTable) -> ValidatedTable:
@@ -407,9 +425,7 @@ def rejected_rows_frame(ingest_id: str, tables: list[ValidatedTable]) -> pd.Data
         cells = source.to_json(orient="records", lines=True, date_format="iso", force_ascii=False)
         by_row: dict[int | None, list[dict[str, object]]] = {}
         for p in v.problems:
-            by_row.setdefault(p.row, []).append(
-                {"column": p.column, "value": p.value, "reason": p.reason, "message": p.message()}
-            )
+            by_row.setdefault(p.row, []).append(p.as_dict())
         sheet_wide = by_row.get(None, [])
         parts.append(pd.DataFrame({
             "ingest_id": ingest_id, "table_name": v.table, "sheet": sheet.sheet,

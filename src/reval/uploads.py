@@ -8,6 +8,7 @@ them and adds only HTTP.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import uuid
 from pathlib import Path
@@ -36,6 +37,24 @@ def upload_record(settings: Settings, ingest_id: str) -> IngestRecord | None:
     with Warehouse(settings.warehouse_path, read_only=True,
                    lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
         return warehouse.ingest(ingest_id)
+
+
+def problem_list(settings: Settings, ingest_id: str) -> pd.DataFrame:
+    """Every problem of one upload, one line each (the full detail behind a result page
+    that shows the same problem on many rows as one line)."""
+    with Warehouse(settings.warehouse_path, read_only=True,
+                   lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+        rejected = warehouse.rejected(ingest_id)
+    lines = [
+        {"sheet": sheet if isinstance(sheet, str) else "", "row": int(row),
+         "cell": p.get("cell") or "", "column": p.get("heading") or p.get("column") or "",
+         "value found": p.get("value") or "", "what to do": p.get("message") or ""}
+        for sheet, row, problems in zip(rejected["sheet"], rejected["source_row"],
+                                        rejected["problems"], strict=True)
+        for p in json.loads(problems)
+    ]  # fmt: skip
+    columns = ["sheet", "row", "cell", "column", "value found", "what to do"]
+    return pd.DataFrame(lines, columns=columns)
 
 
 def paradigm_catalogue(settings: Settings) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from reval.contract import (
     default_contract,
     overlapping_age_bands,
 )
-from reval.ingest.problems import Problem, ReasonCode
+from reval.ingest.problems import Problem, ReasonCode, located
 from reval.ingest.validation import ValidatedTable
 
 
@@ -113,8 +113,8 @@ def _other_site_rows(t: ValidatedTable, upload_site: str, reference: Reference) 
                 int(row),
                 None,
                 None,
-                "the paradigm statement catalogue is kept by the evaluation team; sites "
-                "cannot change it",
+                "is a row of the paradigm statement catalogue, which the evaluation team "
+                "keeps; sites cannot change it, so remove this sheet from the file",
                 "wrong_site",
             )
             for row in frame.index
@@ -224,7 +224,9 @@ def without_rows(table: ValidatedTable, problems: list[Problem]) -> ValidatedTab
     # one problem per cell: a cell already reported (say, a badly written site_id) is not
     # reported again by a cross-table check
     cells = {(p.row, p.column) for p in table.problems}
-    mine = [p for p in mine if (p.row, p.column) not in cells]
+    mine = located(
+        [p for p in mine if (p.row, p.column) not in cells], table.cleaned.sheet.headings
+    )
     if not mine:
         return table
     rows = sorted({p.row for p in mine if p.row is not None} & set(table.accepted.index))

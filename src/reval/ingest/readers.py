@@ -11,7 +11,7 @@ import codecs
 import csv
 import io
 import mmap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
@@ -45,6 +45,9 @@ class SheetTable:
     frame: pd.DataFrame
     header_row: int
     """Spreadsheet row number of the header (1-based)."""
+    headings: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """Column key -> (0-based position in the sheet, heading as written): where a
+    problem's cell is, as Excel shows it (``D14``)."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,8 @@ def _read_workbook(path: Path, name: str) -> ReadResult:
             continue
         table, header_index = found
         tables.append(SheetTable(name, sheet, table, _frame_below_header(cells, header_index),
-                                 header_row=header_index + 1))  # fmt: skip
+                                 header_row=header_index + 1,
+                                 headings=headings_of(list(cells.iloc[header_index]))))  # fmt: skip
     return ReadResult(tables, problems)
 
 
@@ -210,7 +214,7 @@ IGNORED_SHEETS: Final[frozenset[str]] = frozenset({"instructions", "read_me", "r
 
 def _unknown_table(name: str, sheet: str | None) -> Problem:
     return Problem(name, sheet, None, None, sheet,
-                   "could not tell which table this is; name the sheet (or the file) after a table "
+                   "is a sheet reval could not match to a table; name the sheet (or the file) after a table "
                    f"({', '.join(TABLES)}) and keep the column headings from the template",
                    "unknown_table")  # fmt: skip
 
@@ -278,7 +282,17 @@ def _read_csv(path: Path, name: str) -> ReadResult:
         # ragged rows are padded, never dropped by the parser
         cells = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
         frame = _frame_below_header(cells, header_index)
-    return ReadResult([SheetTable(name, None, table, frame, header_row=header_index + 1)], [])
+    return ReadResult([SheetTable(name, None, table, frame, header_row=header_index + 1,
+                                  headings=headings_of(header))], [])  # fmt: skip
+
+
+def headings_of(header: list[object]) -> dict[str, tuple[int, str]]:
+    """Column key -> (position, heading as written); the first of a repeated heading."""
+    out: dict[str, tuple[int, str]] = {}
+    for position, value in enumerate(header):
+        if not _blank(value):
+            out.setdefault(column_key(value), (position, " ".join(str(value).split())))
+    return out
 
 
 def _blank_line_between_records(path: Path, head: bytes, header_index: int) -> bool:

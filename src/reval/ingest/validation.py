@@ -25,7 +25,7 @@ from reval.contract import (
     default_contract,
 )
 from reval.ingest.cleaning import CleanedTable
-from reval.ingest.problems import Problem, ReasonCode
+from reval.ingest.problems import Problem, ReasonCode, located
 from reval.ingest.screening import screen
 
 
@@ -63,9 +63,8 @@ def validate_table(
     except pe.SchemaErrors as errors:
         problems.extend(_translate(errors.failure_cases, cleaned, schema))
     if any(p.row is None for p in problems):  # a sheet-level problem (missing column): reject all
-        return ValidatedTable(
-            cleaned, frame.iloc[0:0], [int(r) for r in frame.index], _dedupe(problems)
-        )
+        return ValidatedTable(cleaned, frame.iloc[0:0], [int(r) for r in frame.index],
+                              located(_dedupe(problems), sheet.headings))  # fmt: skip
     bad_rows = sorted({p.row for p in problems if p.row is not None})
     if screen_result is not None and len(bad_rows) < len(frame):
         # already coerced, and coercion is cell by cell: dropping rows commutes with it
@@ -74,7 +73,7 @@ def validate_table(
     else:
         good = frame.drop(index=bad_rows)
         accepted = schema.validate(good, lazy=True) if len(good) else good
-    return ValidatedTable(cleaned, accepted, bad_rows, _dedupe(problems))
+    return ValidatedTable(cleaned, accepted, bad_rows, located(_dedupe(problems), sheet.headings))
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -111,8 +110,8 @@ def _translate(
         value = None if _is_missing(case.failure_case) else str(case.failure_case)
         if check == "column_in_dataframe":
             problems.append(Problem(sheet.file, sheet.sheet, None, value, None,
-                                    "this required column is missing; add it with exactly this heading "
-                                    "(download a blank template to see every column)",
+                                    "is missing; add a column with exactly this heading "
+                                    "(a blank template shows every column)",
                                     "missing_column"))  # fmt: skip
             continue
         if check in {"multiple_fields_uniqueness"} and row is not None:
@@ -132,12 +131,17 @@ def _translate(
         columns = [c for c in key.split("|") if c in cleaned.frame.columns]
         cells = cleaned.frame.loc[sorted(set(rows)), columns].astype(object)
         # a blank key cell (also reported as missing) must not break the label
-        groups = cells.where(cells.notna(), "(blank)").astype(str).agg(" / ".join, axis=1)
+        groups = cells.where(cells.notna(), "(blank)").map(_key_text).agg(" / ".join, axis=1)
+        blank = cells.isna().any(axis=1)
+        flagged = {p.row for p in [*problems, *cleaned.problems]}
         for row, label in groups.items():
+            if blank[row] and row in flagged:
+                continue  # the blank (or unreadable) key cell is the problem, said once
             others = [int(r) for r in groups.index[groups == label] if r != row]
             problems.append(Problem(sheet.file, sheet.sheet, int(row), ", ".join(columns), label,
-                                    f"the same {' + '.join(columns)} appears more than once "
-                                    f"(also row {', '.join(map(str, others))}); keep one row for it",
+                                    f"appears more than once as {' + '.join(columns)} "
+                                    f"(also row {', '.join(map(str, others))}); keep one of these "
+                                    f"rows, or give each its own {' + '.join(columns)}",
                                     "duplicate_key"))  # fmt: skip
     for (check, row), columns in frame_level.items():
         problems.append(_rule_problem(cleaned, check, row, columns))
@@ -165,7 +169,7 @@ def _column_problem(
     name = check.split("(")[0]
     reason: ReasonCode
     if name in {"not_nullable"}:
-        expected, reason = "is blank; this column must be filled in", "missing_value"
+        expected, reason = f"is blank; fill it in (every row needs a {column})", "missing_value"
     elif name in {"field_uniqueness"}:
         expected, reason = (
             "appears more than once in this column; each row needs its own",
@@ -173,7 +177,10 @@ def _column_problem(
         )
     elif name == "isin":
         allowed = ", ".join(map(str, checks["isin"]["allowed_values"]))
-        expected, reason = f"is not one of the allowed answers: {allowed}", "not_allowed"
+        expected, reason = (
+            f"is not one of the allowed answers; write one of: {allowed}",
+            "not_allowed",
+        )
     elif name == "answer_scale":
         scale = answer_scale_named(checks["answer_scale"]["scale"])
         expected, reason = f"is not an answer on this scale; use {scale.describe()}", "not_on_scale"
@@ -191,7 +198,7 @@ def _column_problem(
         )
     elif name == "in_range":
         stats = checks["in_range"]
-        expected = f"is out of range; it must be between {_plain(stats['min_value'])} and {_plain(stats['max_value'])}"
+        expected = f"is out of range; write a number from {_plain(stats['min_value'])} to {_plain(stats['max_value'])}"
         reason = "out_of_range"
     elif name == "str_matches":
         what = spec.title if spec is not None and spec.title else column
@@ -220,17 +227,18 @@ def _rule_problem(cleaned: CleanedTable, check: str, row: int, columns: list[str
         cols = [c for c in frame.columns if PARADIGM_BEFORE.match(c) and pd.notna(frame.at[row, c])]
         return Problem(sheet.file, sheet.sheet, row, cols[0] if cols else None,
                        None if not cols else str(frame.at[row, cols[0]]),
-                       "a 'looking back' (_before) answer is filled in on the baseline wave (wave 0); "
+                       "is a 'looking back' (_before) answer on the baseline wave (wave 0); "
                        "leave the _before columns blank at baseline", "rule_broken")  # fmt: skip
     if name == "gas_thresholds_ordered":
         return Problem(sheet.file, sheet.sheet, row, "gas_m2, gas_m1, target, gas_p1, gas_p2", None,
-                       "the Goal Attainment levels must rise from gas_m2 through gas_m1, target and "
-                       "gas_p1 to gas_p2, all counted in the intended direction", "rule_broken")  # fmt: skip
+                       "do not rise in order; the Goal Attainment levels must rise from gas_m2 "
+                       "through gas_m1, target and gas_p1 to gas_p2, all counted in the intended "
+                       "direction", "rule_broken")  # fmt: skip
     if name == "proxy_value_only_for_calculate":
         return Problem(sheet.file, sheet.sheet, row, "proxy_value_gbp",
                        str(frame.at[row, "proxy_value_gbp"]),
-                       "only 'calculate' items carry a proxy value in pounds; clear it or change "
-                       "value_kind to calculate", "rule_broken")  # fmt: skip
+                       "is a proxy value in pounds on an item that is not 'calculate'; clear it, "
+                       "or change value_kind to calculate", "rule_broken")  # fmt: skip
     return Problem(
         sheet.file,
         sheet.sheet,
@@ -240,6 +248,11 @@ def _rule_problem(cleaned: CleanedTable, check: str, row: int, columns: list[str
         f"breaks the rule {check}",
         "rule_broken",
     )
+
+
+def _key_text(value: Any) -> str:
+    """A key cell as its writer would recognise it (a date without a time)."""
+    return value.strftime("%Y-%m-%d") if isinstance(value, pd.Timestamp) else str(value)
 
 
 def _plain(value: Any) -> str:

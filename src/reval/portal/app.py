@@ -48,13 +48,16 @@ from reval.portal.security import (
     new_csrf_token,
     session_secret,
 )
-from reval.uploads import blank_templates, upload_history, upload_record
+from reval.spreadsheets import write_workbook
+from reval.uploads import blank_templates, problem_list, upload_history, upload_record
 from reval.warehouse import IngestRecord, WarehouseBusyError
 
 PACKAGE_DIR: Final[Path] = Path(__file__).parent
 SESSION_COOKIE: Final[str] = "reval_session"
 MAX_FORM_BYTES: Final[int] = 16 * 1024
-MAX_PROBLEMS_SHOWN: Final[int] = 5000
+MAX_GROUPS_SHOWN: Final[int] = 60
+"""Lines of problems on a result page (the same problem on many rows is one line); the
+full list is a download, so the page stays short for any file."""
 PAGE_CSP: Final[str] = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -379,6 +382,24 @@ def _add_routes(app: FastAPI, state: PortalState) -> None:
         return FileResponse(out, filename=f"{stem}-to-fix.xlsx", media_type=XLSX,
                             background=BackgroundTask(out.unlink, missing_ok=True))  # fmt: skip
 
+    @app.get("/uploads/{ingest_id}/problems.xlsx")
+    def problems_download(request: Request, ingest_id: str) -> Response:
+        who = current_user(request)
+        if who is None:
+            return RedirectResponse("/login", status_code=303)
+        record = upload_record(settings, ingest_id) if _hex_id(ingest_id) else None
+        if record is None or who.role == "funder" or not who.may_see_site(record.site_id):
+            return refuse(request, 404, "There is no upload of yours with that reference.",
+                          event="problems", who=who, ingest_id=ingest_id)  # fmt: skip
+        state.outgoing.mkdir(parents=True, exist_ok=True)
+        out = state.outgoing / f"{uuid.uuid4().hex}.xlsx"
+        write_workbook(out, {"problems": problem_list(settings, record.ingest_id)},
+                       title=f"Problems in {record.original_filename}")  # fmt: skip
+        state.audit.write("problems", client=client_of(request), who=who, ingest_id=ingest_id)
+        stem = Path(record.original_filename).stem or "upload"
+        return FileResponse(out, filename=f"{stem}-problems.xlsx", media_type=XLSX,
+                            background=BackgroundTask(out.unlink, missing_ok=True))  # fmt: skip
+
     @app.get("/templates/{table}.xlsx")
     def template(request: Request, table: str) -> Response:
         who = current_user(request)
@@ -446,12 +467,15 @@ def _result_page(request: Request, who: Principal, report: IngestReport,
         meaning = (
             f"{meaning} {report.problems[0].expected[:1].upper()}{report.problems[0].expected[1:]}."
         )
+    if report.verdict:
+        meaning = "Nothing from this file was loaded."
     status = 422 if report.status in {"refused", "rejected"} else 200
-    problems = report.problems[:MAX_PROBLEMS_SHOWN]
+    groups = report.groups()
     rows_with_problems = len({(p.sheet, p.row) for p in report.problems if p.row is not None})
     return page(request, "result.html", status, who=who, report=report, headline=headline,
                 max_mb=_mb(request.app.state.portal.settings.max_upload_bytes),
-                meaning=meaning, problems=problems, hidden=len(report.problems) - len(problems),
+                meaning=meaning, groups=groups[:MAX_GROUPS_SHOWN],
+                hidden=max(0, len(groups) - MAX_GROUPS_SHOWN),
                 rows_with_problems=rows_with_problems, history=history,
                 status_words=status_words)  # fmt: skip
 
