@@ -49,7 +49,7 @@ def evaluate_one_site(tables: dict[str, pd.DataFrame], site: str) -> SiteEvaluat
 @task
 def pool_and_store(home: str | None, run_id: str, started: dt.datetime, tables: dict[str, pd.DataFrame],
                    sites: list[SiteEvaluation], fingerprint: str) -> str:  # fmt: skip
-    evaluation = combine(tables, sites)
+    evaluation = combine(tables, sites, pipeline.workspace_contract(_settings(home)))
     return pipeline.store_evaluation(_settings(home), run_id, started, evaluation, fingerprint)
 
 

@@ -142,6 +142,8 @@ show_list([f"{s}: \u201c{story}\u201d" for s in data.site_ids
 show_table(content.files_table(data.files), "Files received.", empty="No files received.")
 show_table(content.rejections_table(data.rejections, data.files), "Rows rejected, and why.",
            empty="No rows were rejected.")  # fmt: skip
+show_list(data.results.loc[data.results["kind"] == "waiting", "message"].tolist(),
+          empty="No uploaded row is waiting for another table.")  # fmt: skip
 
 # %% [markdown]
 # ## Appendix B: methods

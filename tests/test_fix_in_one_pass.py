@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from reval.config import SAMPLE_DATA_DIR, Settings
-from reval.ingest.problems import Problem
+from reval.ingest.problems import NOTE_REASONS, Problem
 from reval.ingest.readers import read_tables
 from reval.pipeline import ingest_file
 
@@ -192,7 +192,8 @@ def test_fixing_the_listed_problems_leaves_none(base: Settings, tmp_path: Path, 
     first = ingest_file(base, path, site_id=case.site)
     assert first.problems, "every case has something to fix"
     again = ingest_file(base, fixed_file(path, first.problems, case.site), site_id=case.site)
-    assert [p.message() for p in again.problems] == []
+    # notes (rows kept that wait for a table not yet uploaded) are not problems to fix
+    assert [p.message() for p in again.problems if p.reason not in NOTE_REASONS] == []
     assert again.status == "loaded"
 
 

@@ -202,13 +202,17 @@ def test_unknown_site_unknown_item_and_unknown_measure(base, tmp_path) -> None:
     })  # fmt: skip
     before = snapshot(base)
     report = ingest_file(base, path)
-    assert [(p.sheet, p.row, p.column, p.reason) for p in report.problems] == [
+    # the sites table exists, so an unknown site is refused; a paradigm statement or a
+    # measure nobody has brought yet may come later (upload order never matters): those
+    # rows are kept and wait, said once per column or measure
+    assert sorted((p.sheet, p.row or 0, p.column, p.reason) for p in report.problems) == [
+        ("intended_outcomes", 0, "measure", "waiting"),
+        ("survey_responses", 0, "para_made_up_now", "waiting"),
         ("survey_responses", 2, "site_id", "unknown_site"),
-        ("survey_responses", 3, "para_made_up_now", "unknown_item"),
-        ("intended_outcomes", 2, "measure", "unknown_measure"),
     ]
-    assert report.status == "rejected"
-    assert changed(before, snapshot(base)) == {"rejected_rows": 3, "ingests": 1}
+    assert report.status == "partly_loaded"
+    assert changed(before, snapshot(base)) == {
+        "survey_responses": 1, "intended_outcomes": 1, "rejected_rows": 1, "ingests": 1}  # fmt: skip
 
 
 def test_same_respondent_same_wave_twice_across_uploads(base, tmp_path) -> None:

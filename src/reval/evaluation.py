@@ -16,7 +16,13 @@ from typing import Final
 import pandas as pd
 
 from reval.attrition import attrition, attrition_rows
-from reval.contract import EMPOWERS_ITEMS
+from reval.contract import (
+    EMPOWERS_ITEMS,
+    OUTCOME_POST,
+    PARADIGM_NOW,
+    Contract,
+    default_contract,
+)
 from reval.intended import (
     estimates_by_measure,
     gas_by_site,
@@ -112,7 +118,9 @@ def evaluate_site(
         return SiteEvaluation(site, [row], empty, empty, empty, failure)
 
 
-def combine(tables: dict[str, pd.DataFrame], sites: list[SiteEvaluation]) -> Evaluation:
+def combine(
+    tables: dict[str, pd.DataFrame], sites: list[SiteEvaluation], contract: Contract | None = None
+) -> Evaluation:
     """Pooled results across the sites that succeeded, intended vs actual, GAS, and
     unintended outcomes, joined to the per-site results."""
     responses = tables["survey_responses"]
@@ -136,9 +144,10 @@ def combine(tables: dict[str, pd.DataFrame], sites: list[SiteEvaluation]) -> Eva
     matched = pd.concat(matched_frames, ignore_index=True) if matched_frames else pd.DataFrame()
     intended_table = tables["intended_outcomes"]
     intended_table = intended_table[intended_table["site_id"].isin(healthy)]
-    if len(survey) and len(intended_table):
+    if len(intended_table):
         estimates = estimates_by_measure(survey, matched)
-        outcomes = intended_vs_actual(intended_table, estimates)
+        outcomes = _not_measurable_yet(intended_vs_actual(intended_table, estimates), tables,
+                                       contract or default_contract())  # fmt: skip
         gas = gas_by_site(outcomes)
         rows += [{"site_id": r.site_id, "measure": "gas", "kind": "gas_t", "wave": None,
                   "estimate": r.gas_t, "ci_low": None, "ci_high": None, "n": r.measured,
@@ -152,6 +161,7 @@ def combine(tables: dict[str, pd.DataFrame], sites: list[SiteEvaluation]) -> Eva
         unintended = pd.DataFrame()
     balances = [s.balance for s in sites if len(s.balance)]
     agreement, empowers = _profiles(responses, tables["paradigm_statements"])
+    rows += waiting_rows(tables)
     return Evaluation(
         results=pd.DataFrame(rows, columns=RESULT_COLUMNS),
         intended=outcomes.reindex(columns=INTENDED_COLUMNS),
@@ -182,11 +192,73 @@ def evaluate_programme(
     tables: dict[str, pd.DataFrame],
     *,
     site_hook: Callable[[str], None] | None = None,
+    contract: Contract | None = None,
 ) -> Evaluation:
-    """Run every analysis per site, then pooled. ``site_hook(site_id)`` runs before each
-    site's analyses (tests use it to inject a failure)."""
+    """Run every analysis per site, then pooled, under the programme's ``contract`` (default:
+    the sample programme's). ``site_hook(site_id)`` runs before each site's analyses (tests
+    use it to inject a failure)."""
     sites = sorted(tables["sites"]["site_id"])
-    return combine(tables, [evaluate_site(tables, site, site_hook=site_hook) for site in sites])
+    evaluated = [evaluate_site(tables, site, site_hook=site_hook) for site in sites]
+    return combine(tables, evaluated, contract)
+
+
+def measures_with_data(tables: dict[str, pd.DataFrame], contract: Contract) -> set[str]:
+    """Measures some uploaded data gives: the programme's instruments whose items were
+    answered, the paradigm index once statements and answers exist, and comparison
+    outcomes an extract brought (pre_ and post_ values)."""
+    responses, records = tables["survey_responses"], tables["comparison_records"]
+    answered = {c for c in responses.columns if responses[c].notna().any()}
+    found = {m for i in contract.instruments if set(i.item_columns) & answered for m in i.measures
+             if i.scoring != "each_item" or m in answered}  # fmt: skip
+    if len(tables["paradigm_statements"]) and any(PARADIGM_NOW.match(c) for c in answered):
+        found.add("paradigm_index")
+    brought = {c for c in records.columns if records[c].notna().any()}
+    found |= {m["outcome"] for c in brought for m in [OUTCOME_POST.match(c)]
+              if m and f"pre_{m['outcome']}" in brought}  # fmt: skip
+    return found
+
+
+def _not_measurable_yet(
+    outcomes: pd.DataFrame, tables: dict[str, pd.DataFrame], contract: Contract
+) -> pd.DataFrame:
+    """Say why an outcome whose measure has no data at all cannot be measured yet (its
+    extract or survey may simply not have been uploaded: upload order never matters)."""
+    have = measures_with_data(tables, contract)
+    missing = (outcomes["classification"] == "not measurable") & ~outcomes["measure"].isin(have)
+    outcomes = outcomes.copy()
+    outcomes.loc[missing, "why_not_measurable"] = [
+        f"not measurable yet: no data for {m}" for m in outcomes.loc[missing, "measure"]
+    ]
+    return outcomes
+
+
+def waiting_rows(tables: dict[str, pd.DataFrame]) -> list[dict[str, object]]:
+    """Uploaded rows the evaluation leaves out because what they refer to has not come:
+    rows of a site the sites table does not list, answers to paradigm statements the
+    catalogue does not hold. Said in the results (kind "waiting"), never dropped silently."""
+    sites = set(tables["sites"]["site_id"])
+    rows = []
+    for table, frame in tables.items():
+        if table == "sites" or "site_id" not in frame or frame.empty:
+            continue
+        orphans = frame.loc[~frame["site_id"].isin(sites), "site_id"].value_counts().sort_index()
+        rows += [{"site_id": str(site), "measure": table, "kind": "waiting", "wave": None,
+                  "estimate": None, "ci_low": None, "ci_high": None, "n": int(n),
+                  "status": "waiting", "message": f"{n} row(s) of {table} name site '{site}', "
+                  "which the sites table does not list: left out until it does"}
+                 for site, n in orphans.items()]  # fmt: skip
+    items = set(tables["paradigm_statements"]["item"])
+    responses = tables["survey_responses"]
+    for column in responses.columns:
+        match = PARADIGM_NOW.match(column)
+        answered = int(responses[column].notna().sum()) if match else 0
+        if match and answered and match["item"] not in items:
+            rows.append({"site_id": "all", "measure": column, "kind": "waiting", "wave": None,
+                         "estimate": None, "ci_low": None, "ci_high": None, "n": answered,
+                         "status": "waiting", "message": f"{answered} answer(s) to paradigm "
+                         f"statement '{match['item']}', which the catalogue does not hold yet: "
+                         "left out of the paradigm index until it does"})  # fmt: skip
+    return rows
 
 
 def _change_rows(change: pd.DataFrame) -> list[dict[str, object]]:

@@ -491,7 +491,7 @@ def evaluate(settings: Settings, run_id: str | None = None) -> tuple[str, Evalua
     ``run_id`` (new if not given; the same id again replaces that run's rows)."""
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     tables, fingerprint = programme_tables(settings)
-    result = evaluate_programme(tables)
+    result = evaluate_programme(tables, contract=workspace_contract(settings))
     run_id = store_evaluation(settings, run_id or uuid.uuid4().hex, started, result, fingerprint)
     return run_id, result
 

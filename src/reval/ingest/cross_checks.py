@@ -77,7 +77,12 @@ def cross_table_problems(
             continue
         if upload_site is not None:
             problems += _other_site_rows(t, upload_site, reference)
-        if "site_id" in frame and t.table != "sites":
+        if "site_id" in frame and t.table != "sites" and not sites:
+            problems += _waiting(t, "site_id", f"the sites table has not arrived yet, so these "
+                                 f"{len(frame)} row(s) wait for it: their site codes are checked "
+                                 "when it comes, and rows of a site it does not list are left out "
+                                 "of the evaluation (and said so)")  # fmt: skip
+        elif "site_id" in frame and t.table != "sites":
             unknown = frame["site_id"].notna() & ~frame["site_id"].isin(sites)
             if upload_site is not None:  # another site's row is said once, as not this site's
                 unknown &= frame["site_id"] == upload_site
@@ -87,13 +92,7 @@ def cross_table_problems(
             problems += _unknown_items(t, items)
             problems += _repeat_answers(t, reference)
         if t.table == "intended_outcomes" and "measure" in frame:
-            known = survey_measures | outcomes
-            unknown = frame["measure"].notna() & ~frame["measure"].isin(known)
-            examples = ", ".join(sorted(outcomes)[:4]) or "ae_visits"
-            problems += _flag(t, "measure", unknown,
-                              "is not a measure reval knows; use a survey scale (swemwbs, ucla3, "
-                              f"paradigm_index, emp_mobilises ...) or a comparison outcome such as {examples}",
-                              "unknown_measure")  # fmt: skip
+            problems += _unmeasured(t, survey_measures, outcomes)
     problems += _overlapping_bands(by_table.get("survey_responses", []), reference.age_bands)
     return problems
 
@@ -140,27 +139,50 @@ def _flag(
 
 
 def _unknown_items(t: ValidatedTable, items: set[str]) -> list[Problem]:
-    sheet, frame = t.cleaned.sheet, checked_rows(t)
+    """Paradigm columns whose statement the catalogue does not (yet) hold: the answers are
+    kept and wait for the catalogue, said once per column (not once per row)."""
+    frame = checked_rows(t)
     problems = []
     for column in frame.columns:
         match = PARADIGM_NOW.match(column) or PARADIGM_BEFORE.match(column)
-        if match is None or match["item"] in items:
+        if match is None or match["item"] in items or not frame[column].notna().any():
             continue
-        answered = frame.index[frame[column].notna()]
-        problems += [
-            Problem(
-                sheet.file,
-                sheet.sheet,
-                int(row),
-                column,
-                str(frame.at[row, column]),
-                f"answers a paradigm statement '{match['item']}' that is not in the catalogue; "
-                "check the column heading against the paradigm_statements list",
-                "unknown_item",
-            )
-            for row in answered
-        ]
+        state = "has not arrived yet" if not items else f"has no statement '{match['item']}' yet"
+        answered = [int(r) for r in frame.index[frame[column].notna()]]
+        problems += _waiting(t, column, f"the paradigm statement catalogue {state}: these answers "
+                             "are kept and used once the catalogue holds the statement (if the "
+                             "heading is misspelt, correct it against the paradigm_statements list)",
+                             rows=answered)  # fmt: skip
     return problems
+
+
+def _unmeasured(t: ValidatedTable, survey_measures: set[str], outcomes: set[str]) -> list[Problem]:
+    """Intended outcomes whose measure no survey instrument of the programme gives and no
+    comparison extract has brought yet: kept, said once per measure, and reported at
+    evaluation as "not measurable yet" until data for the measure arrives."""
+    frame = checked_rows(t)
+    waiting = frame["measure"].dropna()
+    waiting = waiting[~waiting.isin(survey_measures | outcomes)]
+    scales = ", ".join(sorted(survey_measures))
+    return [
+        _waiting(t, "measure", f"no data for '{measure}' has arrived: a comparison extract with "
+                 f"pre_{measure} and post_{measure} columns will measure it, and until then it is "
+                 f"'not measurable yet'. The survey's measures are {scales}",
+                 value=str(measure), rows=[int(r) for r in group.index])[0]
+        for measure, group in waiting.groupby(waiting, sort=True)
+    ]  # fmt: skip
+
+
+def _waiting(
+    t: ValidatedTable, column: str, expected: str, *, value: str | None = None,
+    rows: list[int] | None = None,
+) -> list[Problem]:  # fmt: skip
+    """One note for a sheet whose rows are kept but wait for a table that has not come."""
+    sheet = t.cleaned.sheet
+    rows = rows if rows is not None else [int(r) for r in checked_rows(t).index]
+    shown = ", ".join(map(str, rows[:5])) + (" ..." if len(rows) > 5 else "")
+    return [Problem(sheet.file, sheet.sheet, None, column, value,
+                    f"{expected} (row {shown})", "waiting")]  # fmt: skip
 
 
 def _repeat_answers(t: ValidatedTable, reference: Reference) -> list[Problem]:
