@@ -22,12 +22,14 @@ def test_wls_cluster_equals_statsmodels_to_1e_10(seed) -> None:
     exog = np.column_stack([np.ones(n), treated, rng.normal(size=n), rng.normal(5, 3, n)])
     y = exog @ np.array([1.0, 0.5, -2.0, 0.3]) + rng.normal(size=n) * (1 + treated)
     weights = rng.choice([1.0, 0.25, 1 / 3, 2.5], n)
-    groups = rng.integers(0, 700, n) * 3 + 11  # labels need not be 0..G-1
-    params, covariance = wls_cluster(y, exog, weights, groups)
-    fit = WLS(y, exog, weights=weights).fit(cov_type="cluster", cov_kwds={"groups": groups})
-    np.testing.assert_allclose(params, fit.params, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(covariance, fit.cov_params(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(np.sqrt(np.diag(covariance)), fit.bse, rtol=1e-10, atol=1e-10)
+    numbers = rng.integers(0, 700, n) * 3 + 11  # matched-set numbers need not be 0..G-1
+    fit = WLS(y, exog, weights=weights).fit(cov_type="cluster", cov_kwds={"groups": numbers})
+    # the same clusters by number, by negative number and by label
+    for groups in (numbers, numbers - 500, numbers.astype(str)):
+        params, covariance = wls_cluster(y, exog, weights, groups)
+        np.testing.assert_allclose(params, fit.params, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(covariance, fit.cov_params(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(np.sqrt(np.diag(covariance)), fit.bse, rtol=1e-10, atol=1e-10)
 
 
 def test_effect_interval_and_p_value_are_scipy_stats_t() -> None:

@@ -199,7 +199,10 @@ def match(
         if t_rows.size == 0 or (~treated[members]).sum() == 0:
             continue
         t_order = _choice_order(t_rows, scores, choose)
-        if space is None:
+        if space is None and not exact:  # one group: every row, positions are rows
+            found = greedy_match(scores, treated, t_order, ratio=ratio, replace=replace,
+                                 caliper=width, eligible=eligible)  # fmt: skip
+        elif space is None:
             found = greedy_match(
                 scores[members], treated[members],
                 np.searchsorted(members, t_order),  # members is sorted: row -> local position
@@ -327,17 +330,22 @@ def balance(
     terms = _balance_terms(sample.data, covariates)
     terms.insert(0, "distance", sample.distance)
     t, w = sample.treated, sample.weights
+    ones = np.ones_like(w)
+    # which rows each side holds, before and after: found once, not once per covariate
+    before_rows = (np.flatnonzero(t), np.flatnonzero(~t))
+    after_rows = (np.flatnonzero(t & (w > 0)), np.flatnonzero(~t & (w > 0)))
     rows = []
     for name, values in terms.items():
         x = values.to_numpy(dtype=float)
         known = x[~np.isnan(x)]
         binary = bool(((known == 0.0) | (known == 1.0)).all())
-        p_t = x[t].mean()
-        scale = np.sqrt(p_t * (1 - p_t)) if binary else x[t].std(ddof=1)
+        x_t = x[before_rows[0]]
+        p_t = x_t.mean()
+        scale = np.sqrt(p_t * (1 - p_t)) if binary else x_t.std(ddof=1)
         # one sort serves both eCDFs, before and after
         order = np.argsort(x) if ecdf and not binary else None
-        before = _stats(x, t, np.ones_like(x), binary, scale, order)
-        after = _stats(x, t, w, binary, scale, order)
+        before = _stats(x, t, ones, before_rows, binary, scale, order)
+        after = _stats(x, t, w, after_rows, binary, scale, order)
         rows.append({
             "covariate": name,
             "smd_before": before[0], "smd_after": after[0],
@@ -376,11 +384,11 @@ def _weighted_var(x: np.ndarray, w: np.ndarray) -> float:
     return float(np.sum(w * (x - mean) ** 2) / (total - np.sum(w**2) / total))
 
 
-def _stats(x: np.ndarray, t: np.ndarray, w: np.ndarray, binary: bool, scale: float,
-           order: np.ndarray | None) -> tuple[float, float, float, float]:  # fmt: skip
-    keep = w > 0
-    xt, wt = x[t & keep], w[t & keep]
-    xc, wc = x[~t & keep], w[~t & keep]
+def _stats(x: np.ndarray, t: np.ndarray, w: np.ndarray, rows: tuple[np.ndarray, np.ndarray],
+           binary: bool, scale: float, order: np.ndarray | None) -> tuple[float, float, float, float]:  # fmt: skip
+    """SMD, variance ratio and eCDF statistics; ``rows`` = (treated, control) rows with weight."""
+    xt, wt = x[rows[0]], w[rows[0]]
+    xc, wc = x[rows[1]], w[rows[1]]
     mt, mc = np.average(xt, weights=wt), np.average(xc, weights=wc)
     smd = (mt - mc) / scale if scale > 0 else np.nan
     var_ratio = np.nan if binary else _weighted_var(xt, wt) / _weighted_var(xc, wc)

@@ -25,9 +25,15 @@ def wls_cluster(
     r_inverse = np.linalg.solve(r, np.eye(k))
     bread = r_inverse @ r_inverse.T
     scores = wexog * (y * root - wexog @ params)[:, None]
-    labels, index = np.unique(groups, return_inverse=True)
-    sums = np.zeros((labels.shape[0], k))
-    np.add.at(sums, index, scores)
-    g = labels.shape[0]
+    if np.issubdtype(groups.dtype, np.integer) and groups.min() >= 0:
+        # matched-set numbers (or rows): summed by number without sorting them
+        sizes = np.bincount(groups)
+        g = int(np.count_nonzero(sizes))
+        sums = np.column_stack([np.bincount(groups, weights=scores[:, j]) for j in range(k)])
+    else:
+        labels, index = np.unique(groups, return_inverse=True)
+        g = labels.shape[0]
+        sums = np.zeros((g, k))
+        np.add.at(sums, index, scores)
     correction = g / (g - 1) * (n - 1) / (n - k)
     return params, correction * bread @ (sums.T @ sums) @ bread
