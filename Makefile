@@ -40,8 +40,9 @@ format: install
 portal: install
 	$(BIN)/reval portal
 
+# make bench ONLY=matching runs one section (ingest, matching, nightly, reports, portal)
 bench: install
-	$(BIN)/python benchmarks/run.py --write BENCHMARKS.md --work .bench
+	$(BIN)/python benchmarks/run.py --write BENCHMARKS.md --work .bench $(if $(ONLY),--only $(ONLY))
 
 sample-data: install
 	$(BIN)/reval sample-data --out sample_data

@@ -295,16 +295,18 @@ def match_setup(file: str = "", n_t: int = 0, n_c: int = 0, with_balance: bool =
     return f"FILE = {file!r}\nN_T = {n_t}\nN_C = {n_c}\nBALANCE = {with_balance}\n" + MATCH_SETUP
 
 
-def interleaved(commands: dict[str, list[str]], repeats: int) -> dict[str, list[Run]]:
+def interleaved(
+    commands: dict[str, list[str]], repeats: int, slow_s: float = SLOW_S
+) -> dict[str, list[Run]]:
     """Each command ``repeats`` times, the order rotating every round (as run_ingest does) so
     a neighbour's load drifting during the run weighs on every side alike; a command that
-    hit a cap or took longer than SLOW_S is not run again."""
+    hit a cap or took longer than ``slow_s`` is not run again."""
     runs: dict[str, list[Run]] = {name: [] for name in commands}
     names = list(commands)
     for i in range(repeats):
         for name in names[i % len(names) :] + names[: i % len(names)]:
             done = runs[name]
-            if done and (done[-1].capped or done[-1].wall > SLOW_S):
+            if done and (done[-1].capped or done[-1].wall > slow_s):
                 continue
             done.append(run_capped(commands[name]))
             last = done[-1]
@@ -402,9 +404,10 @@ def goals_table(work: Path, causalml: str) -> list[str]:
     )
     csv = matching_file(work, 30_000, 300_000)
     print("matching whole process at 30k x 300k", file=sys.stderr, flush=True)
+    # the figure the goal is about: three runs each, however slow MatchIt is
     runs = interleaved({"reval": reval_cli(csv),
                         "MatchIt": ["Rscript", str(PEERS_DIR / "matchit_match.R"), str(csv)]},
-                       repeats=3)  # fmt: skip
+                       repeats=3, slow_s=TIME_CAP_S / 3)  # fmt: skip
     ours, theirs = _median(runs["reval"], "wall"), _median(runs["MatchIt"], "wall")
     ratio = theirs / ours if ours and theirs else float("nan")
     lines.append(
