@@ -23,6 +23,7 @@ from reval.config import REPORTS_SOURCE_DIR, SAMPLE_DATA_DIR, Settings
 from reval.contract import OUTCOME_POST, OUTCOME_PRE, TABLES, Contract, programme_contract
 from reval.errors import RevalError
 from reval.evaluation import Evaluation, evaluate_programme
+from reval.identifiers import mask_name
 from reval.ingest.cleaning import clean_table
 from reval.ingest.cross_checks import Reference, cross_table_problems, without_rows
 from reval.ingest.file_guards import inspect_upload
@@ -33,7 +34,8 @@ from reval.ingest.problems import (
     belongs_elsewhere,
     group_problems,
 )
-from reval.ingest.readers import read_tables
+from reval.ingest.readers import file_kind, read_tables
+from reval.ingest.redaction import redacted_copy
 from reval.ingest.validation import ValidatedTable, validate_table
 from reval.programme import load_programme, write_default_programme
 from reval.reporting.render import Format, RenderError, WarmKernel, quarto_command, render_report
@@ -168,25 +170,31 @@ def init_workspace(settings: Settings) -> Path:
 
 
 def archive_upload(settings: Settings, source: Path, sha256: str, original_name: str) -> Path:
-    """Keep the raw bytes before anything else happens (content-addressed, never overwritten)."""
+    """Keep the upload before anything else happens, content-addressed by its SHA-256 and
+    never overwritten: the bytes as received or, when an NHS number is anywhere in them,
+    a redacted copy named ``<sha256>.redacted<suffix>`` (the original's hash, so lineage
+    and "same file twice" still go by the original)."""
     suffix = "".join(
         ch for ch in Path(original_name).suffix.casefold()[:10] if ch.isalnum() or ch == "."
     )
-    target = settings.archive_dir / sha256[:2] / f"{sha256}{suffix}"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # a temporary file of this request's own: the same bytes arriving twice at once
-        # must not write, check or rename one shared file
-        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
-        try:
-            shutil.copyfile(source, partial)
-            if _sha256_of(partial) != sha256:
-                raise RevalError(
-                    f"{original_name} changed while it was being received; upload it again."
-                )
-            partial.replace(target)  # atomic; equal bytes either way
-        finally:
-            partial.unlink(missing_ok=True)
+    folder = settings.archive_dir / sha256[:2]
+    for existing in (folder / f"{sha256}{suffix}", folder / f"{sha256}.redacted{suffix}"):
+        if existing.exists():
+            return existing
+    data = source.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise RevalError(f"{original_name} changed while it was being received; upload it again.")
+    redacted = redacted_copy(data, file_kind(original_name))
+    target = folder / f"{sha256}{'.redacted' if redacted is not None else ''}{suffix}"
+    folder.mkdir(parents=True, exist_ok=True)
+    # a temporary file of this request's own: the same bytes arriving twice at once
+    # must not write, check or rename one shared file
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+    try:
+        partial.write_bytes(data if redacted is None else redacted)
+        partial.replace(target)  # atomic; equal bytes either way
+    finally:
+        partial.unlink(missing_ok=True)
     return target
 
 
@@ -211,7 +219,7 @@ def ingest_file(
     Rows are checked against the workspace's contract (its programme file, if any).
     The whole file is loaded in one transaction; the same bytes twice load nothing.
     """
-    name = Path(original_name or path.name).name
+    name = mask_name(Path(original_name or path.name).name)  # shown, logged and stored
     ingest_id = uuid.uuid4().hex
     contract = workspace_contract(settings)
     received = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -657,14 +665,21 @@ def ingest_inbox_file(settings: Settings, path: Path) -> IngestReport:
         problem = Problem(path.name, None, None, None, None,
                           f"could not be processed ({reason}); it was set aside so the other "
                           "files load; send it to the evaluation team", "unreadable_file")  # fmt: skip
-        report = IngestReport(uuid.uuid4().hex, path.name, _sha256_of(path), "refused",
+        report = IngestReport(uuid.uuid4().hex, mask_name(path.name), _sha256_of(path), "refused",
                               problems=[problem])  # fmt: skip
     folder = settings.inbox_dir / (
         "failed" if report.status in {"refused", "rejected"} else "processed"
     )
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{report.ingest_id[:8]}-{path.name}"
-    path.replace(target)
+    target = folder / f"{report.ingest_id[:8]}-{mask_name(path.name)}"
+    redacted = [
+        p for p in settings.archive_dir.glob(f"{report.sha256[:2]}/{report.sha256}.redacted*")
+    ]
+    if redacted:  # an NHS number was in it: only the redacted copy is kept
+        shutil.copyfile(redacted[0], target)
+        path.unlink()
+    else:
+        path.replace(target)
     if report.problems:
         text = (
             report.summary() + "\n" + "\n".join(f"- {p.message()}" for p in report.problems) + "\n"

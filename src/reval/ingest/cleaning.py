@@ -6,9 +6,11 @@ becomes a clean value or yields a :class:`Problem` (and is left blank so
 validation does not report it twice). Nothing is guessed: a date that could be
 read two ways is a problem, not a coin toss.
 
-Personal identifiers are caught here, before anything is stored: a value that
-looks like an NHS number (ten digits passing the modulus-11 check) is a cell
-problem, and the cell is masked in every copy reval keeps.
+Personal identifiers are caught here, before anything is stored: a cell holding an
+NHS number anywhere in it (``reval.identifiers``: ten digits passing the modulus-11
+check, alone or inside text) is a cell problem, and the number is masked in every copy
+reval keeps. So is a cell showing the mask itself, so a redacted archive copy read
+again gives the same answer as the original did.
 
 Work is column-at-a-time (vectorised) so a million-row upload cleans in seconds;
 only cells that fail the fast path are looked at one by one.
@@ -30,11 +32,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reval.contract import Contract, column_answer_scale, column_in, default_contract
+from reval.identifiers import NHS_NUMBER_MASK, PREFILTER, has_nhs_number, mask_nhs_numbers
+from reval.identifiers import is_nhs_number as is_nhs_number
 from reval.ingest.problems import Problem, ReasonCode
 from reval.ingest.readers import SheetTable
 
-NHS_NUMBER_MASK: Final[str] = "[NHS number removed]"
-NHS_CANDIDATE: Final = re.compile(r"^\d{3}[ -]?\d{3}[ -]?\d{4}$")
 UK_DATE: Final = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{4}$"
 ISO_DATE: Final = r"^\d{4}-\d{1,2}-\d{1,2}$"
 MIDNIGHT: Final = r"[T ]00:00(:00)?$"
@@ -97,12 +99,12 @@ def _clean_column(
     problems: list[Problem] = []
     masked_raw = None
     if nhs.any():
-        masked_raw = raw.astype(object).where(~nhs, NHS_NUMBER_MASK)
+        masked_raw = raw.astype(object).copy()
+        masked_raw.loc[nhs] = text[nhs].map(mask_nhs_numbers)
         raw = masked_raw
         text = text.where(~nhs, None)
         problems.extend(
-            _with_value(p, NHS_NUMBER_MASK)
-            for p in _cell_problems(sheet, name, nhs, None, NHS_EXPECTED, "personal_identifier")
+            _cell_problems(sheet, name, nhs, masked_raw, NHS_EXPECTED, "personal_identifier")
         )
     typed, cell_problems = _typed_column(sheet, column_in(schema, name), name, text, raw)
     return typed, problems + cell_problems, masked_raw
@@ -344,34 +346,25 @@ def _checked_date(text: pa.Array | pa.ChunkedArray, pattern: str) -> pa.Array:
 
 
 def nhs_number_mask(text: pd.Series) -> pd.Series:
-    """Cells holding a valid NHS number (10 digits, modulus-11 check digit)."""
+    """Cells holding an NHS number anywhere in them (or the mask of one removed).
+
+    Arrow's regex engine picks the few cells worth a look in one vectorised pass; only
+    those are checked digit by digit."""
     mask = pd.Series(False, index=text.index)
     arr = _arrow(text)
     if (pc.max(pc.binary_length(arr)).as_py() or 0) < 10:
         return mask  # no cell has ten characters (a character is at least one byte)
-    lengths = pc.utf8_length(arr)
-    long_enough = pc.and_(pc.greater_equal(lengths, 10), pc.less_equal(lengths, 12))
-    long_enough = pd.Series(
-        pc.fill_null(long_enough, False).to_numpy(zero_copy_only=False), index=text.index
+    hits = pc.or_(
+        pc.match_substring_regex(arr, PREFILTER), pc.match_substring(arr, NHS_NUMBER_MASK)
     )
-    if not long_enough.any():
+    hits = pd.Series(pc.fill_null(hits, False).to_numpy(zero_copy_only=False), index=text.index)
+    if not hits.any():
         return mask
-    candidates = text[long_enough]
-    candidates = candidates[candidates.str.match(NHS_CANDIDATE.pattern)]
-    if candidates.empty:
-        return mask
-    digits = candidates.str.replace(r"\D", "", regex=True)
-    mask.loc[digits.index] = digits.map(is_nhs_number).astype(bool)
+    candidates = text[hits]
+    mask.loc[candidates.index] = candidates.map(
+        lambda cell: NHS_NUMBER_MASK in cell or has_nhs_number(cell)
+    ).astype(bool)
     return mask
-
-
-def is_nhs_number(digits: str) -> bool:
-    if len(digits) != 10 or not digits.isdigit():
-        return False
-    total = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9]))
-    check = 11 - total % 11
-    check = 0 if check == 11 else check
-    return check != 10 and check == int(digits[9])
 
 
 def _shown(value: Any) -> str | None:

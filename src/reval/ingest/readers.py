@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from reval.contract import TABLES, TableName, table_schema
+from reval.identifiers import mask_name
 from reval.ingest.problems import Problem
 
 FileKind = Literal["xlsx", "ods", "csv"]
@@ -58,8 +59,9 @@ class ReadResult:
 
 
 def column_key(name: object) -> str:
-    """Header text folded to the contract's lower_snake_case ('SWEMWBS 3 ' -> 'swemwbs_3')."""
-    text = str(name).strip().casefold()
+    """Header text folded to the contract's lower_snake_case ('SWEMWBS 3 ' -> 'swemwbs_3'),
+    any NHS number in it masked (headings are shown and stored like cells)."""
+    text = mask_name(str(name)).strip().casefold()
     out = []
     for ch in text:
         out.append(ch if ch.isalnum() else "_")
@@ -193,7 +195,7 @@ def _read_workbook(path: Path, name: str) -> ReadResult:
     tables: list[SheetTable] = []
     problems: list[Problem] = []
     for sheet, cells in raw.items():
-        sheet = str(sheet)
+        sheet = mask_name(str(sheet))  # sheet names are shown and stored
         if _is_blank(cells):
             continue
         found = _locate_table([list(r) for r in cells.head(HEADER_SEARCH_ROWS).itertuples(index=False)],

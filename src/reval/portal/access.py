@@ -16,7 +16,6 @@ import json
 import os
 import re
 import secrets
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -189,8 +188,12 @@ class SessionRecord:
     id_hash: str
     """SHA-256 of the session id: the file never holds an id that would work."""
     token_id: str
-    started_at: float
-    """Seconds since the epoch."""
+    started_at: str
+    """UTC, ISO 8601."""
+
+    def age_seconds(self) -> float:
+        started = dt.datetime.fromisoformat(self.started_at)
+        return (dt.datetime.now(dt.UTC) - started).total_seconds()
 
 
 class SessionStore:
@@ -206,7 +209,8 @@ class SessionStore:
     def start(self, token_id: str) -> str:
         """A new session for a token; returns its id (for the signed cookie only)."""
         session_id = secrets.token_urlsafe(32)
-        record = SessionRecord(_digest(session_id), token_id, time.time())
+        started = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        record = SessionRecord(_digest(session_id), token_id, started)
         self._change(lambda records: records.__setitem__(record.id_hash, record))
         return session_id
 
@@ -215,7 +219,7 @@ class SessionStore:
         if not isinstance(session_id, str) or not session_id:
             return None
         record = self._read().get(_digest(session_id))
-        if record is None or time.time() - record.started_at > self.hours * 3600:
+        if record is None or record.age_seconds() > self.hours * 3600:
             return None
         return record
 
@@ -240,8 +244,7 @@ class SessionStore:
         with self._lock:
             records = self._read()
             change(records)  # type: ignore[operator]
-            cutoff = time.time() - self.hours * 3600
-            live = {k: r for k, r in records.items() if r.started_at >= cutoff}
+            live = {k: r for k, r in records.items() if r.age_seconds() <= self.hours * 3600}
             _write_private_json(self.path, {"sessions": [asdict(r) for r in live.values()]})
             self._cache = None
 

@@ -20,6 +20,7 @@ from typing import IO, Final
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from reval.identifiers import mask_name
 from reval.portal.security import unsafe_filename_reason
 
 MAX_FIELD_BYTES: Final[int] = 4096
@@ -101,7 +102,8 @@ class _Receiver:
             return
         if self.result.filename is not None:  # one file per upload
             return
-        filename = options[b"filename"].decode("utf-8", "replace")
+        # an NHS number in the name is masked before the name is shown, logged or stored
+        filename = mask_name(options[b"filename"].decode("utf-8", "replace"))
         self.result.filename = filename
         if not filename:  # the form was sent with no file chosen
             return
