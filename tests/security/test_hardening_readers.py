@@ -103,8 +103,8 @@ PAGE_WORDS: dict[str, str] = {
 }
 HOSTILE: dict[str, tuple[bytes, str]] = {
     # file name -> (bytes, words the reason must contain)
-    "events.csv": (long_cell_csv(140_000), "Row 3001, column description: '140,000 characters'"),
-    "events_head.csv": (long_cell_csv(140_000, at_line=2, rows=5), "Row 2, column description"),
+    "events.csv": (long_cell_csv(140_000), "row 3001, column description: '140,000 characters'"),
+    "events_head.csv": (long_cell_csv(140_000, at_line=2, rows=5), "row 2, column description"),
     "events_noise.csv": (random_middle_csv()[0], "stretch of data that is not text"),
     "events_noise_nonul.csv": (random_middle_csv(no_nul=True)[0], "not text"),
     "events_declared.xlsx": (entry_larger_than_declared(events_workbook()), "damaged"),
@@ -131,7 +131,7 @@ def test_a_hostile_file_is_refused_with_its_reason_and_nothing_loaded(
     report = ingest_file(workspace, path)
     assert report.status == "refused"
     assert report.rows_accepted == 0
-    assert words in " ".join(p.message() for p in report.problems)
+    assert words in " ".join(p.message() for p in report.problems).casefold()
     assert all(p.reason in {"unreadable_file", "too_long"} for p in report.problems)
 
 
@@ -219,7 +219,7 @@ def test_the_cli_says_the_reason_without_a_traceback(
         assert result.exception is None or isinstance(result.exception, SystemExit)
         assert "Traceback" not in result.output
         assert "refused" in result.output
-        assert words in result.output
+        assert words in result.output.casefold()
 
 
 def test_the_portal_shows_the_reason_not_a_server_error(workspace: Settings) -> None:
@@ -251,7 +251,7 @@ def test_the_inbox_moves_each_hostile_file_to_failed_and_loads_the_files_behind_
     for name, (_, words) in HOSTILE.items():
         (moved,) = failed.glob(f"*-{name}")
         reason = moved.with_name(moved.name + ".problems.txt").read_text(encoding="utf-8")
-        assert words in reason
+        assert words in reason.casefold()
     assert not list(inbox.glob("*.csv"))
     assert not list(inbox.glob("*.xlsx"))
     assert len(list((inbox / "processed").glob("*-events_zz_good.csv"))) == 1
