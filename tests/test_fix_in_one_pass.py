@@ -13,13 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 
 from reval.config import SAMPLE_DATA_DIR, Settings
 from reval.ingest.problems import NOTE_REASONS, Problem
 from reval.ingest.readers import read_tables
-from reval.pipeline import ingest_file
+from reval.pipeline import ingest_file, write_fixes
+from reval.warehouse import Warehouse
 
 SITES_CSV = (
     "site_id,site_name,care_model,region,start_date\n"
@@ -212,3 +214,68 @@ def test_another_sites_row_is_flagged_once(base, tmp_path) -> None:
         {**EVENT, "site_id": "not_a_site"}]}))  # fmt: skip
     report = ingest_file(base, path, site_id="gm_cancer")
     assert [(p.row, p.column, p.reason) for p in report.problems] == [(2, "site_id", "wrong_site")]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{i}-{c.name}" for i, c in enumerate(CASES)])
+def test_fixing_the_fix_up_workbook_as_its_notes_say_leaves_none(
+    base: Settings, tmp_path: Path, case: Case
+) -> None:
+    """The same, the way the portal offers it: download the rows to fix, change the cells
+    the notes point at (in that workbook, at that workbook's rows), upload that file."""
+    for i, earlier in enumerate(case.before):
+        first = write_case(tmp_path / f"earlier{i}.xlsx", frames(earlier))
+        assert ingest_file(base, first, site_id=case.site).status == "loaded"
+    path = write_case(tmp_path / case.name, frames(case.sheets), case.title_rows)
+    first = ingest_file(base, path, site_id=case.site)
+    book_path = write_fixes(base, first.ingest_id, tmp_path / "to fix.xlsx")
+    book = openpyxl.load_workbook(book_path)
+    with Warehouse(base.warehouse_path, read_only=True) as warehouse:
+        rejected = warehouse.rejected(first.ingest_id)
+    read = {t.sheet: t for t in read_tables(book_path).tables}
+    for sheet in read.values():
+        ws = book[sheet.sheet]
+        headers = [c.value for c in ws[1]]
+        frame = sheet.frame.copy().astype(object)
+        kept = rejected[rejected["sheet"].fillna(rejected["table_name"]) == sheet.sheet]
+        moved = {int(old): new for new, old in enumerate(kept["source_row"], start=2)}
+        for p in first.problems:
+            if not _same_sheet(p, sheet):
+                continue
+            if p.row is None:
+                fix_as_told(sheet.table, case.site)(frame, p)
+            else:
+                here = _moved(p, moved)
+                noted = ws.cell(row=here.row, column=headers.index(_first(p.column)) + 1)
+                assert noted.comment is not None, (here.row, p.column)
+                assert f"cell {noted.coordinate} " in noted.comment.text
+                fix_as_told(sheet.table, case.site)(frame, here)
+        for row in frame.index:
+            for name, value in frame.loc[row].items():
+                # (ws.cell(..., value=None) would leave the old value in place)
+                ws.cell(row=int(row), column=headers.index(name) + 1).value = _cell(value)
+    book.save(tmp_path / "fixed.xlsx")
+    again = ingest_file(base, tmp_path / "fixed.xlsx", site_id=case.site)
+    assert [p.message() for p in again.problems] == []
+    assert again.status == "loaded"
+
+
+def _same_sheet(p: Problem, sheet) -> bool:  # type: ignore[no-untyped-def]
+    return (p.sheet or p.file.rsplit(".", 1)[0].split()[-1]) == sheet.sheet or (
+        p.sheet is None and sheet.sheet == sheet.table
+    )
+
+
+def _first(column: str | None) -> str:
+    return str(column).split(",")[0].strip()
+
+
+def _moved(p: Problem, moved: dict[int, int]) -> Problem:
+    expected = re.sub(r"also row ([\d, ]+)",
+                      lambda m: "also row " + ", ".join(str(moved.get(int(r), 0))
+                                                        for r in re.findall(r"\d+", m[1])),
+                      p.expected)  # fmt: skip
+    return Problem(p.file, p.sheet, moved[p.row], p.column, p.value, expected, p.reason)
+
+
+def _cell(value: object) -> object:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value

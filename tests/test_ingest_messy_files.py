@@ -367,27 +367,47 @@ def test_formula_looking_text_is_stored_as_text_and_written_inert(base, tmp_path
     assert current(base, "events")["description"].tolist() == ['=HYPERLINK("http://x","click")']
     fixes = write_fixes(base, report.ingest_id, tmp_path / "fixes.xlsx")
     sheet = openpyxl.load_workbook(fixes)["events"]
-    cell = sheet.cell(row=2, column=5)
+    cell = sheet.cell(row=2, column=6)  # column A is the problems column
     assert (cell.value, cell.data_type) == ("@SUM(A1:A9)", "s")
 
 
-def test_fixes_workbook_holds_original_rows_and_problems(base, tmp_path) -> None:
-    path = tmp_path / "events.csv"
-    path.write_text(",".join(EVENT_HEADER) + "\n"
-                    "gm_cancer,2016-07-01,launch,emergence,Fine\n"
-                    "gm_cancer,next week,launch,growth,Two problems\n", encoding="utf-8")  # fmt: skip
+def test_fixes_workbook_is_one_a_person_can_use(base, tmp_path) -> None:
+    """Problems first and wrapped, bad cells red with their message as a note, the
+    template's dropdowns and date format, a CSV's numbers back as numbers, a 'how to use
+    this' sheet, and messages that name this workbook's cells, not the upload's rows."""
+    path = tmp_path / "intended_outcomes.csv"
+    path.write_text("site_id,outcome_id,statement,measure,direction,target,weight,proposed_by,aim\n"
+                    "gm_cancer,io1,Fine words,ucla3,decrease,1,1,joint,norms\n"
+                    "gm_cancer,io2,Two problems,ucla3,down,-1.0,2,joint,norms\n",
+                    encoding="utf-8")  # fmt: skip
     ingest_file(base, path)
     fixes = write_fixes(base, str(path), tmp_path / "fixes.xlsx")
-    rows = list(openpyxl.load_workbook(fixes)["events"].iter_rows(values_only=True))
-    assert rows[0] == (*EVENT_HEADER, "problems")
-    assert rows[1][:5] == ("gm_cancer", "next week", "launch", "growth", "Two problems")
-    assert rows[1][5].splitlines() == [
-        "events.csv, cell B3 (event_date): 'next week' is not a date reval can read; write it "
-        "as 2016-04-01 or 01/04/2016 (day first, four-digit year).",
-        "events.csv, cell D3 (phase): 'growth' is not one of the allowed answers; write one of: "
-        "enduring_crisis, emergence, impact_formalisation, adaptation, decline.",
+    book = openpyxl.load_workbook(fixes)
+    assert book.sheetnames == ["how to use this", "intended_outcomes", "lists"]
+    assert book["lists"].sheet_state == "hidden"
+    assert "upload it on the portal" in " ".join(str(c.value) for c in book["how to use this"]["A"])
+    sheet = book["intended_outcomes"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == ("problems", "site_id", "outcome_id", "statement")
+    assert len(rows) == 2  # only the row to fix; it is row 2 here (row 3 in the upload)
+    assert sheet["A2"].alignment.wrap_text
+    assert rows[1][1:] == ("gm_cancer", "io2", "Two problems", "ucla3", "down", -1, 2, "joint",
+                           "norms")  # fmt: skip
+    assert [sheet[c].data_type for c in ("G2", "H2")] == ["n", "n"]  # numbers, not '-1.0'
+    assert rows[1][0].splitlines() == [
+        "Sheet intended_outcomes, cell F2 (direction): 'down' is not one of the allowed answers; "
+        "write one of: increase, decrease.",
+        "Sheet intended_outcomes, cell G2 (target): '-1.0' is out of range; write a number "
+        "more than 0 and at most 1000000.",
     ]
-    assert len(rows) == 2
+    for coordinate in ("F2", "G2"):
+        assert sheet[coordinate].fill.fgColor.rgb == "FFFFC7CE"
+        assert sheet[coordinate].comment.text in rows[1][0]
+    assert sheet["E2"].comment is None
+    assert sheet["E2"].fill.fill_type is None
+    dropdowns = {str(v.sqref).split(":")[0]: v for v in sheet.data_validations.dataValidation}
+    assert dropdowns["F2"].formula1 == "lists!$A$2:$A$3"  # direction: increase, decrease
+    assert [c.value for c in book["lists"]["A"][1:3]] == ["increase", "decrease"]
 
 
 def test_site_scoped_upload_rejects_other_sites_rows(base, tmp_path) -> None:

@@ -39,7 +39,7 @@ from reval.ingest.redaction import redacted_copy
 from reval.ingest.validation import ValidatedTable, validate_table
 from reval.programme import load_programme, write_default_programme
 from reval.reporting.render import Format, RenderError, WarmKernel, quarto_command, render_report
-from reval.spreadsheets import write_workbook
+from reval.spreadsheets import FixUpSheet, write_fix_up_workbook
 from reval.warehouse import IngestRecord, Warehouse, WarehouseUnavailableError
 
 
@@ -459,8 +459,9 @@ def _site_ids(validated: list[ValidatedTable]) -> set[str]:
 
 
 def write_fixes(settings: Settings, file_or_ingest_id: str, out: Path) -> Path:
-    """Rejected rows of an upload, as the site sent them plus a 'problems' column,
-    in a workbook the site can correct and upload again."""
+    """Rejected rows of an upload in a workbook the site can correct and upload again:
+    the template's columns and dropdowns, a problems column first, each bad cell
+    highlighted with its message as a note (see :func:`write_fix_up_workbook`)."""
     with Warehouse(settings.warehouse_path, read_only=True,
                    lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
         record = warehouse.ingest(file_or_ingest_id)
@@ -470,19 +471,14 @@ def write_fixes(settings: Settings, file_or_ingest_id: str, out: Path) -> Path:
         if record is None:
             raise UnknownUploadError(file_or_ingest_id)
         rejected = warehouse.rejected(record.ingest_id)
-    sheets: dict[str, pd.DataFrame] = {}
+    sheets: list[FixUpSheet] = []
     for (table, sheet), rows in rejected.groupby(["table_name", "sheet"], dropna=False, sort=False):
-        cells = pd.DataFrame([json.loads(c) for c in rows["cells"]])
-        cells["problems"] = [
-            "\n".join(p["message"] for p in json.loads(problems)) for problems in rows["problems"]
-        ]
         name = str(sheet) if isinstance(sheet, str) and sheet else str(table)
-        sheets[name[:31]] = cells
-    if not sheets:
-        sheets["no problems"] = pd.DataFrame(
-            {"message": [f"Nothing from {record.original_filename} was rejected."]}
-        )
-    write_workbook(out, sheets, title=f"Rows to fix from {record.original_filename}")
+        problems = [[p for p in json.loads(found) if p.get("reason") not in NOTE_REASONS]
+                    for found in rows["problems"]]  # fmt: skip
+        sheets.append(FixUpSheet(table, name[:31], [json.loads(c) for c in rows["cells"]],
+                                 problems, [int(r) for r in rows["source_row"]]))  # fmt: skip
+    write_fix_up_workbook(out, sheets, source_name=record.original_filename)
     return out
 
 

@@ -13,17 +13,15 @@ from typing import Final
 
 import pandas as pd
 import pandera.pandas as pa
-from xlsxwriter.utility import xl_col_to_name
 
 from reval.contract import (
     TABLES,
     Contract,
     TableName,
-    column_answer_scale,
     column_checks,
     default_contract,
 )
-from reval.spreadsheets import open_workbook
+from reval.spreadsheets import LISTS_SHEET, add_validation, dropdown_values, open_workbook
 
 TEMPLATE_ROWS: Final[int] = 2000
 """Rows below the header that carry dropdowns and checks."""
@@ -33,7 +31,6 @@ DEFAULT_COMPARISON_OUTCOMES: Final[tuple[str, ...]] = (
     "admissions",
     "wellbeing",
 )
-LISTS_SHEET: Final[str] = "lists"
 
 
 def template_columns(
@@ -56,17 +53,6 @@ def template_columns(
         elif name.startswith("^post_"):
             out.extend((f"post_{o}", column) for o in comparison_outcomes)
     return out
-
-
-def dropdown_values(column: pa.Column) -> list[str] | None:
-    """What the dropdown offers: labels for answer scales, else the allowed values."""
-    scale = column_answer_scale(column)
-    if scale is not None:
-        return list(scale.labels) if scale.labels else [str(v) for v in scale.values]
-    checks = column_checks(column)
-    if "isin" in checks:
-        return [str(v) for v in checks["isin"]["allowed_values"]]
-    return None
 
 
 def write_templates(
@@ -137,7 +123,7 @@ def _write_template(
         guide.write_string(r, 1, column.description or "", wrap)
         guide.write_string(r, 2, required)
         guide.write_string(r, 3, allowed, wrap)
-        _add_validation(data, lists, col, column, choices, list_col, workbook)
+        add_validation(data, lists, col, column, choices, list_col)
         if choices:
             list_col += 1
     data.freeze_panes(1, 0)
@@ -163,43 +149,3 @@ def _allowed_words(column: pa.Column) -> str:
 def _plain(value: object) -> str:
     text = str(value)
     return text[:10] if text[:4].isdigit() and "-" in text else text.removesuffix(".0")
-
-
-def _add_validation(
-    data, lists, col: int, column: pa.Column, choices: list[str] | None, list_col: int, workbook
-) -> None:  # type: ignore[no-untyped-def]
-    first, last = 1, TEMPLATE_ROWS
-    dtype = str(column.dtype)
-    checks = column_checks(column)
-    if choices:
-        letter = xl_col_to_name(list_col)
-        lists.write_string(0, list_col, "")
-        for i, choice in enumerate(choices, start=1):
-            lists.write_string(i, list_col, choice)
-        is_scale = column_answer_scale(column) is not None
-        data.data_validation(first, col, last, col, {
-            "validate": "list",
-            "source": f"={LISTS_SHEET}!${letter}$2:${letter}${len(choices) + 1}",
-            # answer scales accept the number too, so Excel warns rather than refuses
-            "error_type": "warning" if is_scale else "stop",
-            "error_title": "Not on the list",
-            "error_message": ("Pick an answer from the list, or type its number."
-                              if is_scale else "Pick a value from the list."),
-            "input_title": (column.title or "")[:32],
-            "input_message": (column.description or "")[:255],
-        })  # fmt: skip
-    elif dtype.startswith("datetime"):
-        data.data_validation(first, col, last, col, {
-            "validate": "date", "criteria": "between",
-            "minimum": pd.Timestamp("2000-01-01").to_pydatetime(),
-            "maximum": pd.Timestamp("2100-01-01").to_pydatetime(),
-            "error_type": "stop", "error_message": "Type a date such as 01/04/2016.",
-        })  # fmt: skip
-    elif dtype in {"Int64", "int64"} and "in_range" in checks:
-        stats = checks["in_range"]
-        data.data_validation(first, col, last, col, {
-            "validate": "integer", "criteria": "between",
-            "minimum": int(stats["min_value"]), "maximum": int(stats["max_value"]),
-            "error_type": "stop",
-            "error_message": f"Type a whole number from {int(stats['min_value'])} to {int(stats['max_value'])}.",
-        })  # fmt: skip

@@ -185,10 +185,10 @@ class ProblemGroup:
         """'Sheet events, rows 2-61 and 64, column A (site_id): 'gm_cancer' is another
         site; ... (61 cells).'"""
         parts = [self.container()]
-        if self.rows:
-            parts.append(self.rows_text())
-        if self.column_text():
-            parts.append(self.column_text())
+        if len(self.rows) == 1 and self.letter and self.count == 1:
+            parts.append(f"cell {self.letter}{self.rows[0]} ({self.heading or self.column})")
+        else:
+            parts += [text for text in (self.rows_text(), self.column_text()) if text]
         where = ", ".join(parts)
         count = f" ({self.count} {'cells' if self.column else 'rows'})" if self.count > 1 else ""
         if len(self.values) == 1:

@@ -211,7 +211,9 @@ def _read_workbook(path: Path, name: str) -> ReadResult:
     return ReadResult(tables, problems)
 
 
-IGNORED_SHEETS: Final[frozenset[str]] = frozenset({"instructions", "read_me", "readme", "lists"})
+IGNORED_SHEETS: Final[frozenset[str]] = frozenset(
+    {"instructions", "read_me", "readme", "lists", "how to use this"}
+)
 
 
 def _unknown_table(name: str, sheet: str | None) -> Problem:

@@ -125,7 +125,8 @@ def _translate(
             continue
         if row is None:
             continue
-        problems.append(_column_problem(sheet.file, sheet.sheet, row, column, value, check, schema))
+        shown = _as_written(cleaned, row, column, value)
+        problems.append(_column_problem(sheet.file, sheet.sheet, row, column, shown, check, schema))
     for key, rows in key_rows.items():
         # pandera judges uniqueness on the key columns present (a missing one is its own problem)
         columns = [c for c in key.split("|") if c in cleaned.frame.columns]
@@ -146,6 +147,23 @@ def _translate(
     for (check, row), columns in frame_level.items():
         problems.append(_rule_problem(cleaned, check, row, columns))
     return problems
+
+
+def _as_written(
+    cleaned: CleanedTable, row: int, column: str | None, value: str | None
+) -> str | None:
+    """The cell as the coordinator wrote it ('0', not the '0.0' it was read as)."""
+    if value is None or column is None or column not in cleaned.source.columns:
+        return value
+    try:
+        raw = cleaned.source.at[row, column]
+    except KeyError:
+        return value
+    if _is_missing(raw) or str(raw).strip() == "":
+        return value
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    return str(raw).strip() if isinstance(raw, str) else value
 
 
 def _is_missing(value: Any) -> bool:
@@ -198,7 +216,14 @@ def _column_problem(
         )
     elif name == "in_range":
         stats = checks["in_range"]
-        expected = f"is out of range; write a number from {_plain(stats['min_value'])} to {_plain(stats['max_value'])}"
+        low, high = _plain(stats["min_value"]), _plain(stats["max_value"])
+        open_low, open_high = stats.get("include_min") is False, stats.get("include_max") is False
+        if not open_low and not open_high:
+            words = f"from {low} to {high}"
+        else:
+            above = f"more than {low}" if open_low else f"at least {low}"
+            words = f"{above} and {'less than' if open_high else 'at most'} {high}"
+        expected = f"is out of range; write a number {words}"
         reason = "out_of_range"
     elif name == "str_matches":
         what = spec.title if spec is not None and spec.title else column
