@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Final
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -131,9 +132,23 @@ def load_settings() -> Settings:
     home inside the workspace (unless PREFECT_HOME is set); call it before Prefect is
     imported, as the CLI does."""
     apply_prefect_offline_defaults()
+    private_files()
     settings = Settings()
     os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))
     return settings
+
+
+PRIVATE_UMASK: Final[int] = 0o077
+
+
+def private_files() -> None:
+    """Make every file and folder this process creates from now on readable by its owner
+    only (0600 / 0700), whatever umask it was started with: the workspace holds
+    participants' answers. Bits the existing umask already clears stay cleared. Called at
+    every entry point that writes (CLI, flows, portal, ingest, warehouse), so the
+    subprocesses that render reports inherit it too."""
+    current = os.umask(PRIVATE_UMASK)
+    os.umask(current | PRIVATE_UMASK)
 
 
 def apply_prefect_offline_defaults() -> None:

@@ -19,7 +19,7 @@ from typing import Literal
 
 import pandas as pd
 
-from reval.config import REPORTS_SOURCE_DIR, SAMPLE_DATA_DIR, Settings
+from reval.config import REPORTS_SOURCE_DIR, SAMPLE_DATA_DIR, Settings, private_files
 from reval.contract import OUTCOME_POST, OUTCOME_PRE, TABLES, Contract, programme_contract
 from reval.errors import RevalError
 from reval.evaluation import Evaluation, evaluate_programme
@@ -161,8 +161,9 @@ READ_REFUSALS: frozenset[str] = frozenset({"unreadable_file", "too_long"})
 def init_workspace(settings: Settings) -> Path:
     """Create the workspace folders, the programme file (the sample programme's, commented,
     unless one exists) and the warehouse; safe to run again."""
+    private_files()  # owner-only: 0700 folders, 0600 files
     for folder in settings.workspace_dirs():
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     write_default_programme(settings.home)
     with Warehouse(settings.warehouse_path, lock_timeout=settings.writer_lock_timeout):
         pass
@@ -219,6 +220,7 @@ def ingest_file(
     Rows are checked against the workspace's contract (its programme file, if any).
     The whole file is loaded in one transaction; the same bytes twice load nothing.
     """
+    private_files()
     name = mask_name(Path(original_name or path.name).name)  # shown, logged and stored
     ingest_id = uuid.uuid4().hex
     contract = workspace_contract(settings)
@@ -668,14 +670,13 @@ def ingest_inbox_file(settings: Settings, path: Path) -> IngestReport:
     )
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{report.ingest_id[:8]}-{mask_name(path.name)}"
-    redacted = [
-        p for p in settings.archive_dir.glob(f"{report.sha256[:2]}/{report.sha256}.redacted*")
-    ]
+    redacted = list(settings.archive_dir.glob(f"{report.sha256[:2]}/{report.sha256}.redacted*"))
     if redacted:  # an NHS number was in it: only the redacted copy is kept
         shutil.copyfile(redacted[0], target)
         path.unlink()
     else:
         path.replace(target)
+    target.chmod(0o600)  # it arrived with whatever mode its sender gave it
     if report.problems:
         text = (
             report.summary() + "\n" + "\n".join(f"- {p.message()}" for p in report.problems) + "\n"

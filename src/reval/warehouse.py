@@ -35,6 +35,7 @@ import pandera.pandas as pa_schema
 import pyarrow as pa
 from filelock import FileLock, Timeout
 
+from reval.config import private_files
 from reval.contract import (
     OUTCOME_POST,
     OUTCOME_PRE,
@@ -135,7 +136,8 @@ class Warehouse:
 
     def __init__(self, path: Path, *, read_only: bool = False, lock_timeout: float = 120.0) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_files()
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = FileLock(str(path) + ".lock", thread_local=False)
         try:
             self._lock.acquire(timeout=lock_timeout)

@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reval.config import Settings
+from reval.config import Settings, private_files
 from reval.contract import TABLES, table_schema
 from reval.errors import RevalError
 from reval.pipeline import IngestReport, UnknownUploadError, ingest_file, write_fixes
@@ -117,6 +117,7 @@ class PortalState:
 
 def create_app(settings: Settings) -> FastAPI:
     """The portal for one workspace (tests build one per temporary workspace)."""
+    private_files()  # uploads, templates and fix-up workbooks: owner-only
     settings.portal_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # tokens, log, secret
     state = PortalState(settings)
     app = FastAPI(title="reval portal", docs_url=None, redoc_url=None, openapi_url=None)
