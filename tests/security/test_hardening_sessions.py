@@ -171,3 +171,28 @@ def test_sessions_survive_a_portal_restart_but_not_a_sign_out(
     with TestClient(create_app(settings), follow_redirects=False) as restarted:
         restarted.cookies.update(cookies)
         assert restarted.get("/").status_code == 200
+
+
+def test_twelve_people_signing_in_at_once_from_one_address_all_get_in(settings: Settings) -> None:
+    """Slots are taken before the check, but right tokens free theirs: nobody is refused
+    for the others, and no session is lost to another written at the same moment."""
+    store = TokenStore(settings.portal_dir / "tokens.json")
+    tokens = [store.create("site", site_id=SITE) for _ in range(12)]
+    with running_portal(settings) as base:
+        start = threading.Barrier(12)
+        homes: list[int] = []
+
+        def person(token: str) -> None:
+            with httpx.Client(base_url=base, timeout=60) as client:
+                csrf = csrf_of(client, "/login")
+                start.wait()
+                client.post("/login", data={"token": token, "csrf_token": csrf})
+                homes.append(client.get("/", follow_redirects=False).status_code)
+
+        threads = [threading.Thread(target=person, args=(t,)) for t in tokens]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert homes == [200] * 12
+    assert len(SessionStore(settings.portal_dir / "sessions.json")._read()) == 12

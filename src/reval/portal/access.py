@@ -16,6 +16,7 @@ import json
 import os
 import re
 import secrets
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -204,6 +205,9 @@ class SessionStore:
         self.path = path
         self.hours = hours
         self._lock = FileLock(str(path) + ".lock", thread_local=False)
+        # one FileLock object is re-entrant across threads: the portal's threads also
+        # need a lock of their own, or two sign-ins at once lose one session
+        self._threads = threading.Lock()
         self._cache: tuple[tuple[int, int, int], dict[str, SessionRecord]] | None = None
 
     def start(self, token_id: str) -> str:
@@ -241,7 +245,7 @@ class SessionStore:
 
     def _change(self, change: object) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with self._lock:
+        with self._threads, self._lock:
             records = self._read()
             change(records)  # type: ignore[operator]
             live = {k: r for k, r in records.items() if r.age_seconds() <= self.hours * 3600}
