@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test lint format bench sample-data lock clean portal
+.PHONY: install demo test lint format bench sample-data lock clean portal system-packages
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,14 @@ install: $(STAMP)
 demo: install
 	$(BIN)/reval demo
 
-test: install lint
-	$(BIN)/pytest -q
+# Chromium, pdftotext and R (MatchIt...) for the browser, PDF and reference tests: installed
+# with apt-get when missing (as root), otherwise the one command to run is printed.
+system-packages:
+	bash scripts/install-system-packages
+
+# Two workers (one per core); the R reference and browser tests must run, never skip.
+test: install lint system-packages
+	REVAL_REQUIRE_R=1 REVAL_REQUIRE_BROWSER=1 $(BIN)/pytest -q -n 2
 
 lint: install
 	$(BIN)/ruff check src tests flows benchmarks
@@ -40,7 +46,7 @@ format: install
 portal: install
 	$(BIN)/reval portal
 
-# make bench ONLY=matching runs one section (ingest, matching, nightly, reports, portal)
+# make bench ONLY=matching runs one section (startup, ingest, matching, nightly, reports, portal, stress)
 bench: install
 	$(BIN)/python benchmarks/run.py --write BENCHMARKS.md --work .bench $(if $(ONLY),--only $(ONLY))
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("ingest", "matching", "nightly", "reports", "portal")
+SECTIONS = ("startup", "ingest", "matching", "nightly", "reports", "portal", "stress")
 
 
 @dataclass(frozen=True)
@@ -665,6 +665,52 @@ def run_reports(work: Path) -> str:
     return "\n".join(lines)
 
 
+def _median_command_seconds(argv: list[str], repeats: int = 5) -> float:
+    """Median wall time of a whole command, as a person starting it sees it, on a machine
+    that keeps no bytecode cache (PYTHONDONTWRITEBYTECODE=1, as CI machines often set)."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(argv, env=env, capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run_startup(work: Path) -> str:
+    """How long commands take to start: the whole process, median of 5, beside bare
+    Python and R's MatchIt loading (the peers measured in the same run)."""
+    tiny = work / "startup_match.csv"
+    code = MATCH_DATA + "matching_data(100, 400).to_csv(sys.argv[1], index=False)"
+    subprocess.run([sys.executable, "-c", code, str(tiny)], check=True)
+    reval = [sys.executable, "-m", "reval.cli"]
+    match = [*reval, "match", "--data", str(tiny), "--treatment", "treat",
+             "--covariates", "x1,x2,x3,x4,b", "--outcome", "y", "--json"]  # fmt: skip
+    help_s = _median_command_seconds([*reval, "--help"])
+    match_s = _median_command_seconds(match)
+    python_s = _median_command_seconds([sys.executable, "-c", "pass"])
+    r_s = _median_command_seconds(["Rscript", "-e", "suppressMessages(library(MatchIt))"])
+    return "\n".join([
+        f"Measured {dt.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, "
+        "PYTHONDONTWRITEBYTECODE=1 (bytecode compiled at install, none written at run time); "
+        "median of 5 runs of the whole command.",
+        "",
+        "| command | seconds | target | peer | peer (s) |",
+        "|---|---:|---:|---|---:|",
+        f"| `reval --help` | {help_s:.2f} | 0.5 | `python -c pass` | {python_s:.2f} |",
+        f"| `reval match --json` on 500 rows (start-up, matching, effect, JSON out) | {match_s:.2f} "
+        f"| 1.5 | `Rscript -e 'library(MatchIt)'` (loading only) | {r_s:.2f} |",
+    ])  # fmt: skip
+
+
+def run_stress(work: Path) -> str:
+    """10 consecutive `reval run` under a CPU burn on every core (benchmarks/stress_run.py)."""
+    import stress_run  # beside this file
+
+    return stress_run.run(work)
+
+
 def run_portal(work: Path) -> str:
     """50 concurrent uploads from 10 sites through the real portal, and the same files
     through ingest_file directly (benchmarks/portal_load.py)."""
@@ -687,8 +733,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="Scratch folder (default: a temporary one)")
     parser.add_argument("--only", choices=SECTIONS, action="append", help="Run only these sections")
     args = parser.parse_args()
-    runners = {"ingest": run_ingest, "matching": run_matching, "nightly": run_nightly,
-               "reports": run_reports, "portal": run_portal}  # fmt: skip
+    runners = {"startup": run_startup, "ingest": run_ingest, "matching": run_matching,
+               "nightly": run_nightly, "reports": run_reports, "portal": run_portal,
+               "stress": run_stress}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="reval-bench-") as scratch:
         work = args.work or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ turns a failure into one paragraph a person can act on.
 from __future__ import annotations
 
 import os
+import threading
 
 from reval.errors import RevalError
 
@@ -47,3 +48,27 @@ def start_local_server(attempts: int = 2) -> str | None:
         f"once with 'prefect server start' and point reval at it with "
         f"PREFECT_API_URL=http://127.0.0.1:4200/api. Nothing was loaded or evaluated."
     )
+
+
+class LocalServerStart:
+    """Prefect's local server starting on a background thread, so that it boots on one core
+    while the command imports pandas, Prefect and the models on the other; ``wait()``
+    returns its address or raises :class:`LocalServerStartError`."""
+
+    def __init__(self, attempts: int = 2) -> None:
+        self._address: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, args=(attempts,), daemon=True)
+        self._thread.start()
+
+    def _start(self, attempts: int) -> None:
+        try:
+            self._address = start_local_server(attempts)
+        except BaseException as error:  # handed to the caller's thread by wait()
+            self._error = error
+
+    def wait(self) -> str | None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._address

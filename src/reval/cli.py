@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from flows.local_server import LocalServerStart
     from reval.config import Settings
 
 # Only typer is imported here: every command imports what it needs when it runs, so
@@ -263,9 +264,10 @@ def run(
 ) -> None:
     """Run the nightly evaluation flow once now (Prefect's local ephemeral server)."""
     settings = load_settings()  # applies Prefect's offline defaults before Prefect loads
+    server = _begin_prefect()
     from flows.nightly import nightly_evaluation, nightly_on_dask
 
-    _start_prefect()
+    _ready(server)
     if dask is None:
         run_id = nightly_evaluation(str(settings.home))
     else:
@@ -273,13 +275,20 @@ def run(
     typer.echo(f"Nightly evaluation stored run {run_id}; see: reval results --run {run_id}")
 
 
-def _start_prefect() -> None:
-    """Prefect's local server, started with a limit fit for small machines and one retry;
-    a failure is one paragraph, not a traceback."""
-    from flows.local_server import LocalServerStartError, start_local_server
+def _begin_prefect() -> LocalServerStart:
+    """Start Prefect's local server (a limit fit for small machines, one retry) while the
+    command goes on importing what it needs; ``_ready`` waits for it."""
+    from flows.local_server import LocalServerStart
+
+    return LocalServerStart()
+
+
+def _ready(server: LocalServerStart) -> None:
+    """A server that did not start is one paragraph and exit code 1, not a traceback."""
+    from flows.local_server import LocalServerStartError
 
     try:
-        start_local_server()
+        server.wait()
     except LocalServerStartError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
@@ -294,9 +303,10 @@ def serve(
 ) -> None:
     """Register the nightly and upload deployments and keep serving them (Ctrl-C stops)."""
     settings = load_settings()
+    server = _begin_prefect()
     from flows.deployments import serve as serve_deployments
 
-    _start_prefect()
+    _ready(server)
     typer.echo(f"Serving: nightly evaluation at '{cron}' ({timezone}) and on-demand uploads.")
     serve_deployments(str(settings.home), cron, timezone)
 
@@ -400,18 +410,19 @@ def _fmt(value: object) -> str:
 def demo() -> None:
     """Set up a workspace, put sample_data/ in its inbox, run the nightly flow once and
     say where everything is."""
+    settings = load_settings()
+    server = _begin_prefect()
     import shutil
 
     from reval.pipeline import init_workspace, sample_data_files
     from reval.warehouse import Warehouse
 
-    settings = load_settings()
     init_workspace(settings)
     for path in sample_data_files():
         shutil.copy(path, settings.inbox_dir / path.name)
     from flows.nightly import nightly_evaluation
 
-    _start_prefect()
+    _ready(server)
     run_id = nightly_evaluation(str(settings.home))
     with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
         counts = warehouse.row_counts()
