@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -35,3 +37,36 @@ def harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def evaluated_sample(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[Path], tuple[Settings, str]]:
+    """The sample programme loaded and evaluated once for the whole test session, shared by
+    every pytest-xdist worker through a file lock (loading and fitting take ~20 s). Returns
+    a function that copies it to a folder of the test's own and gives its settings and run
+    id: nobody writes to the shared original."""
+    import shutil
+
+    from filelock import FileLock
+
+    from reval.pipeline import evaluate, load_sample_data
+
+    session = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        session = session.parent  # each worker's folder sits inside the session's
+    original, ready = session / "evaluated-sample", session / "evaluated-sample.run"
+    with FileLock(str(session / "evaluated-sample.lock")):
+        if not ready.exists():
+            settings = Settings(home=original)
+            load_sample_data(settings)
+            run_id, _ = evaluate(settings)
+            ready.write_text(run_id, encoding="utf-8")
+    run_id = ready.read_text(encoding="utf-8")
+
+    def copy_to(folder: Path) -> tuple[Settings, str]:
+        shutil.copytree(original, folder, ignore=shutil.ignore_patterns("*.lock"))
+        return Settings(home=folder), run_id
+
+    return copy_to

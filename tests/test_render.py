@@ -70,15 +70,16 @@ def test_quarto_path_passes_parameters_formats_and_reports_failures(tmp_path) ->
         )
 
 
-def test_reports_render_from_a_relative_workspace_path(tmp_path, monkeypatch, programme) -> None:
+def test_reports_render_from_a_relative_workspace_path(
+    tmp_path, monkeypatch, evaluated_sample
+) -> None:
     """The report kernel runs in the reports folder: the workspace must reach it absolute."""
     from reval.config import Settings
-    from reval.pipeline import evaluate, load_sample_data, render_reports
+    from reval.pipeline import render_reports
 
+    _, run_id = evaluated_sample(tmp_path / "relative-workspace")
     monkeypatch.chdir(tmp_path)
     settings = Settings(home=Path("relative-workspace"))
-    load_sample_data(settings)
-    run_id, _ = evaluate(settings)
     written = render_reports(settings, run_id, ("html",), kinds=("programme",)).written
     assert "Intended versus actual outcomes" in written["programme.html"].read_text(
         encoding="utf-8"

@@ -14,7 +14,7 @@ from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
 from reval.config import Settings
-from reval.pipeline import evaluate, load_sample_data, render_reports
+from reval.pipeline import render_reports
 from reval.synthetic_programme import SITE_DESIGNS
 from reval.warehouse import Warehouse
 
@@ -34,10 +34,8 @@ COUNT_WORDS = r"people|persons|respondents|participants|rows|items|stories|files
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> tuple[Settings, str, dict[str, Path]]:
-    settings = Settings(home=tmp_path_factory.mktemp("reports") / "workspace")
-    load_sample_data(settings)
-    run_id, _ = evaluate(settings)
+def rendered(tmp_path_factory, evaluated_sample) -> tuple[Settings, str, dict[str, Path]]:
+    settings, run_id = evaluated_sample(tmp_path_factory.mktemp("reports") / "workspace")
     programme = render_reports(settings, run_id, kinds=("programme",))
     site = render_reports(settings, run_id, kinds=("site", "participant"), site_id=SITE)
     assert not programme.failed
