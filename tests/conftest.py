@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from reval.config import SAMPLE_DATA_DIR, Settings, apply_prefect_offline_defaul
 from reval.synthetic_programme import SyntheticProgramme, synthetic_programme
 
 apply_prefect_offline_defaults()  # before any test imports Prefect: no analytics, no telemetry
+# Prefect's own folder for this test process, never the developer's ~/.prefect (nor the
+# workspace folder reval's load_settings would pick from the working directory).
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="reval-tests-prefect-"))
 
 
 @pytest.fixture(scope="session")
