@@ -22,20 +22,18 @@ def test_consecutive_runs_succeed_while_every_core_is_busy(
     (settings.reports_dir / run_id).mkdir(parents=True)
     burners = stress_run.burn_cpus()
     try:
-        outcomes = []
+        outcomes, waiting = [], []
         for _ in range(2):
-            shutil.copy(
-                stress_run.SAMPLE / "paradigm_statements.csv", settings.inbox_dir / "again.csv"
-            )
+            again = settings.inbox_dir / "again.csv"
+            shutil.copy(stress_run.SAMPLE / "paradigm_statements.csv", again)
             outcomes.append(stress_run.run_once(settings.home))
+            waiting.append(again.exists())
     finally:
         for burner in burners:
             burner.kill()
             burner.wait()
     assert [o.reason for o in outcomes] == ["", ""]
     assert all(o.ok for o in outcomes)
-    assert (
-        settings.home / "prefect" / "prefect.db"
-    ).is_file()  # one Prefect database per workspace
+    assert (settings.home / "prefect" / "prefect.db").is_file()  # its own Prefect database
     assert waiting == [False, False]  # each run took its file out of the inbox
     assert os.listdir(settings.inbox_dir / "processed")
