@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from reval.cli import app
 from reval.evaluation import RESULT_COLUMNS, evaluate_programme
-from reval.pipeline import evaluate, load_sample_data, stored_results
+from reval.pipeline import evaluate, stored_results
 from reval.warehouse import Warehouse
 
 KINDS = {"survey_change", "paradigm_index", "paradigm_statement", "empowers", "did",
@@ -52,17 +52,18 @@ def test_one_sites_failure_does_not_stop_the_others(programme) -> None:
     assert "gm_cancer" not in set(result.intended["site_id"])
 
 
-def test_results_are_stored_by_run_and_a_rerun_replaces_not_duplicates(settings) -> None:
-    load_sample_data(settings)
-    _run_id, first = evaluate(settings, run_id="nightly-1")
-    evaluate(settings, run_id="nightly-1")
+def test_results_are_stored_by_run_and_a_rerun_replaces_not_duplicates(
+    evaluated_sample, tmp_path
+) -> None:
+    settings, run_id = evaluated_sample(tmp_path / "workspace")  # loaded and evaluated once
+    _run_id, first = evaluate(settings, run_id=run_id)  # the same run again
     with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
         stored = warehouse.con.execute(
-            "SELECT count(*) FROM results WHERE run_id = 'nightly-1'"
+            "SELECT count(*) FROM results WHERE run_id = ?", [run_id]
         ).fetchone()[0]
     assert stored == len(first.results)
     run, results, _intended = stored_results(settings, site_id="all")
-    assert run == "nightly-1"
+    assert run == run_id
     assert set(results["site_id"]) == {"all"}
     output = CliRunner(env={"REVAL_HOME": str(settings.home)}).invoke(app, ["results", "--json"])
     assert output.exit_code == 0, output.output

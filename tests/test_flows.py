@@ -18,7 +18,14 @@ def _counts(settings) -> dict[str, int]:
         return {t: warehouse.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
 
 
-def test_nightly_flow_ingests_the_inbox_and_stores_results_once(harness, settings) -> None:
+def _stored(settings, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
+        return warehouse.stored_results(run_id)
+
+
+def test_nightly_flow_ingests_the_inbox_and_stores_results_once(
+    harness, settings, evaluated_sample, tmp_path
+) -> None:
     settings.inbox_dir.mkdir(parents=True)
     for path in sample_data_files():
         shutil.copy(path, settings.inbox_dir / path.name)
@@ -31,6 +38,10 @@ def test_nightly_flow_ingests_the_inbox_and_stores_results_once(harness, setting
     assert len(list((settings.inbox_dir / "processed").glob("*"))) == len(sample_data_files())
     with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
         assert warehouse.latest_run() == run_id
+    # the flow's per-site tasks give exactly what evaluating the same data directly gives
+    direct, direct_run = evaluated_sample(tmp_path / "direct")
+    for ours, theirs in zip(_stored(settings, run_id), _stored(direct, direct_run), strict=True):
+        pd.testing.assert_frame_equal(ours, theirs)
     # every report is rendered for the run and published as "latest"
     html = (settings.reports_dir / run_id / "programme.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in html  # the forest plot, embedded
@@ -118,27 +129,26 @@ def test_one_sites_failing_model_is_recorded_and_the_others_are_stored(
     assert "the models for stockport_together failed" in programme
 
 
-def test_dask_fan_out_gives_the_same_results_as_the_default_runner(harness, tmp_path) -> None:
+def test_dask_fan_out_gives_the_same_results_as_the_default_runner(
+    harness, tmp_path, evaluated_sample
+) -> None:
+    """The default runner's results equal direct evaluation (the end-to-end test above), so
+    the Dask run is compared with the direct evaluation of the same data."""
     from distributed import LocalCluster
 
     from flows.nightly import nightly_on_dask
     from reval.config import Settings
     from reval.pipeline import load_sample_data
 
-    default, on_dask = Settings(home=tmp_path / "default"), Settings(home=tmp_path / "dask")
-    for settings in (default, on_dask):
-        load_sample_data(settings)
-    first = nightly_evaluation(str(default.home), render=False)
+    default, default_run = evaluated_sample(tmp_path / "default")
+    on_dask = Settings(home=tmp_path / "dask")
+    load_sample_data(on_dask)
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
         second = nightly_on_dask(str(on_dask.home), cluster.scheduler_address, render=False)
-    with (
-        Warehouse(default.warehouse_path, read_only=True) as a,
-        Warehouse(on_dask.warehouse_path, read_only=True) as b,
-    ):
-        ours, ours_intended = a.stored_results(first)
-        theirs, theirs_intended = b.stored_results(second)
+    ours, ours_intended = _stored(default, default_run)
+    theirs, theirs_intended = _stored(on_dask, second)
     assert len(ours) > 200
     pd.testing.assert_frame_equal(ours, theirs)
     pd.testing.assert_frame_equal(ours_intended, theirs_intended)

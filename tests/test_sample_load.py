@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pandas as pd
 import pytest
 
+from reval.config import Settings
 from reval.contract import TABLES
 from reval.pipeline import load_sample_data, sample_data_files
 from reval.warehouse import Warehouse
 
 
+@pytest.fixture(scope="module")
+def loaded_once(tmp_path_factory) -> tuple[Settings, list]:
+    settings = Settings(home=tmp_path_factory.mktemp("sample-load") / "workspace")
+    return settings, load_sample_data(settings)
+
+
 @pytest.fixture
-def loaded(settings):
-    reports = load_sample_data(settings)
-    return settings, reports
+def loaded(loaded_once, tmp_path) -> tuple[Settings, list]:
+    """The sample loaded once per module; each test works on its own copy of the workspace."""
+    original, reports = loaded_once
+    home = tmp_path / "workspace"
+    shutil.copytree(original.home, home, ignore=shutil.ignore_patterns("*.lock"))
+    return Settings(home=home), reports
 
 
 def test_every_sample_row_lands_exactly_once(loaded, programme) -> None:
