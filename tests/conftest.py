@@ -39,7 +39,7 @@ def harness():
     to start); imported lazily so tests that never run a flow never start it."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=300):
         yield
 
 

@@ -30,7 +30,7 @@ PREFECT_OFFLINE_DEFAULTS: dict[str, str] = {
     "PREFECT_UI_ENABLED": "false",
     # Prefect's local server gets 20 s to start by default, too short on two busy cores
     # (Prefect issue 16397); reval also retries once (flows/local_server.py).
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
 }
 
 
