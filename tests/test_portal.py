@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import openpyxl
 import pandas as pd
 import pytest
 from fastapi import FastAPI
@@ -600,6 +601,10 @@ def test_templates_download(as_a: TestClient) -> None:
     response = as_a.get("/templates/survey_responses.xlsx")
     assert response.status_code == 200
     assert response.content[:2] == b"PK"
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content))["survey_responses"]
+    site = [c.value for c in sheet[2]].index("site_id") + 1
+    assert sheet.cell(row=3, column=site).value == SITE_A  # the site's own, filled in
+    assert sheet.protection.sheet
     assert as_a.get("/templates/nothing.xlsx").status_code == 404
     assert as_a.get("/templates/..%2Fsites.xlsx").status_code == 404
 

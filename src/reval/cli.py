@@ -74,17 +74,29 @@ def templates(
             "[default: the sample programme's catalogue]."
         ),
     ] = None,
+    site: Annotated[
+        str | None,
+        typer.Option(help="Make the templates for this site: site_id filled in and locked."),
+    ] = None,
 ) -> None:
     """Write a blank .xlsx template per table, with instructions and dropdowns."""
     import pandas as pd
 
     from reval.config import SAMPLE_DATA_DIR
+    from reval.errors import RevalError
     from reval.pipeline import workspace_contract
     from reval.site_templates import write_templates
+    from reval.uploads import template_audience
 
+    settings = load_settings()
     catalogue = pd.read_csv(statements or SAMPLE_DATA_DIR / "paradigm_statements.csv")
-    contract = _contract_or_exit(workspace_contract, load_settings())
-    for path in write_templates(out, catalogue, contract=contract):
+    contract = _contract_or_exit(workspace_contract, settings)
+    try:
+        audience = template_audience(settings, site)
+    except RevalError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    for path in write_templates(out, catalogue, contract=contract, audience=audience):
         typer.echo(str(path))
 
 

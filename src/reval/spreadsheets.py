@@ -128,19 +128,19 @@ def dropdown_values(column: pa.Column) -> list[str] | None:
 
 
 def add_validation(data: Worksheet, lists: Worksheet, col: int, column: pa.Column,
-                   choices: list[str] | None, list_col: int,
+                   choices: list[str] | None, list_col: int, *, first_row: int = 1,
                    last_row: int = VALIDATED_ROWS) -> None:  # fmt: skip
-    """The column's rule as Excel data validation: a dropdown for a closed list (its
-    choices written to column ``list_col`` of the lists sheet), a date or a whole-number
-    range otherwise."""
-    first, last = 1, last_row
+    """The column's rule as Excel data validation (rows ``first_row``..``last_row``,
+    0-based): a dropdown for a closed list (its choices written to column ``list_col`` of
+    the lists sheet), a date or a whole-number range otherwise."""
+    first, last = first_row, last_row
     dtype = str(column.dtype)
     checks = column_checks(column)
     if choices:
         letter = xl_col_to_name(list_col)
         lists.write_string(0, list_col, "")
         for i, choice in enumerate(choices, start=1):
-            lists.write_string(i, list_col, choice)
+            write_cell(lists, i, list_col, choice, None)
         is_scale = column_answer_scale(column) is not None
         data.data_validation(first, col, last, col, {
             "validate": "list",

@@ -17,7 +17,8 @@ import pandas as pd
 
 from reval.config import SAMPLE_DATA_DIR, Settings
 from reval.contract import contract_version
-from reval.site_templates import write_templates
+from reval.errors import RevalError
+from reval.site_templates import TemplateFor, write_templates
 from reval.warehouse import IngestRecord, Warehouse
 
 
@@ -69,18 +70,40 @@ def paradigm_catalogue(settings: Settings) -> pd.DataFrame:
     return pd.read_csv(SAMPLE_DATA_DIR / "paradigm_statements.csv")
 
 
-def blank_templates(settings: Settings) -> Path:
-    """A folder holding ``<table>.xlsx`` per contract table, made once per contract
-    version and paradigm catalogue and reused after that."""
+def template_audience(settings: Settings, site_id: str | None = None) -> TemplateFor:
+    """Whom a template is for: one site (its id filled in, its name in the instructions)
+    or any site of the programme (site_id a dropdown of the programme's sites)."""
+    sites = pd.DataFrame(columns=["site_id", "site_name"])
+    if settings.warehouse_path.exists():
+        with Warehouse(settings.warehouse_path, read_only=True,
+                       lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+            sites = warehouse.current("sites")
+    names = dict(zip(sites["site_id"].astype(str), sites["site_name"].astype(str), strict=True))
+    if site_id is not None and names and site_id not in names:
+        raise UnknownSiteError(site_id, sorted(names))
+    return TemplateFor(site_id, names.get(site_id or ""), tuple(sorted(names)))
+
+
+class UnknownSiteError(RevalError):
+    def __init__(self, site_id: str, known: list[str]) -> None:
+        super().__init__(f"There is no site '{site_id}'. Sites: {', '.join(known)}.")
+
+
+def blank_templates(settings: Settings, site_id: str | None = None) -> Path:
+    """A folder holding ``<table>.xlsx`` per contract table, for one site (``site_id``
+    filled in) or any; made once per contract version, catalogue, site list and site, and
+    reused after that."""
     catalogue = paradigm_catalogue(settings)
-    key = hashlib.sha256(
-        "\n".join([contract_version(), *catalogue["item"].astype(str)]).encode()
-    ).hexdigest()[:16]
+    audience = template_audience(settings, site_id)
+    key = hashlib.sha256("\n".join([
+        contract_version(), *catalogue["item"].astype(str), *catalogue["statement"].astype(str),
+        f"site={site_id}", f"name={audience.site_name}", *audience.sites,
+    ]).encode()).hexdigest()[:16]  # fmt: skip
     folder = settings.portal_dir / "templates" / key
     if folder.is_dir():
         return folder
     partial = folder.with_name(f".{key}-{uuid.uuid4().hex}")
-    write_templates(partial, catalogue)
+    write_templates(partial, catalogue, audience=audience)
     try:
         partial.rename(folder)
     except OSError:  # made meanwhile by another request

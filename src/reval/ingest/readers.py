@@ -456,5 +456,8 @@ def _frame_below_header(cells: pd.DataFrame, header_index: int) -> pd.DataFrame:
     body.columns = header
     body = body.loc[:, [c for c in header if not c.startswith("unnamed_")]]
     body.index = pd.RangeIndex(header_index + 2, header_index + 2 + len(body), name="row")
-    keep = ~body.map(_blank).all(axis=1)
-    return body.loc[keep]
+    filled = ~body.map(_blank)
+    # a site's template comes with site_id filled in on every spare row: a row holding
+    # nothing else is an unused row, not a record
+    others = filled.drop(columns=["site_id"]) if "site_id" in body and body.shape[1] > 1 else filled
+    return body.loc[others.any(axis=1)]

@@ -412,7 +412,8 @@ def _add_routes(app: FastAPI, state: PortalState) -> None:
         if table not in TEMPLATE_TABLES:
             return refuse(request, 404, "There is no template of that name.", event="template",
                           who=who, table=table)  # fmt: skip
-        path = blank_templates(settings) / f"{table}.xlsx"
+        site_id = who.site_id if who.role == "site" else None  # a site's own, filled in
+        path = blank_templates(settings, site_id) / f"{table}.xlsx"
         state.audit.write("template", client=client_of(request), who=who, table=table)
         return FileResponse(path, filename=f"{table}.xlsx", media_type=XLSX)
 
