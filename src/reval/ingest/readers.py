@@ -454,7 +454,8 @@ def _frame_below_header(cells: pd.DataFrame, header_index: int) -> pd.DataFrame:
               for i, v in enumerate(cells.iloc[header_index])]  # fmt: skip
     body = cells.iloc[header_index + 1 :].copy()
     body.columns = header
-    body = body.loc[:, [c for c in header if not c.startswith("unnamed_")]]
+    # reval's own "problems" column of a fix-up workbook is read past, not as data
+    body = body.loc[:, [c for c in header if not c.startswith("unnamed_") and c != "problems"]]
     body.index = pd.RangeIndex(header_index + 2, header_index + 2 + len(body), name="row")
     filled = ~body.map(_blank)
     # a site's template comes with site_id filled in on every spare row: a row holding
