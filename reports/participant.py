@@ -29,14 +29,16 @@ show_text(
 # %%
 show_list(content.plain_change(data.results, site), empty="We do not have enough answers yet to say what changed.",
           trusted=True)  # fmt: skip
-rows = results[results["measure"].isin(["swemwbs", "ucla3"]) & (results["wave"] == 1)].copy()
-if len(rows) and rows["estimate"].notna().any():
-    rows["label"] = rows["measure"].map({"swemwbs": "Wellbeing", "ucla3": "Loneliness"})
+rows = content.headline_changes(data.results, site)
+rows = rows[rows["measure"].isin(["swemwbs", "ucla3"])].copy()
+if len(rows):
+    rows["label"] = rows["measure"].map(content.PARTICIPANT_LABELS)
     rows["good"] = [
         (e > 0) == (m == "swemwbs") for e, m in zip(rows["estimate"], rows["measure"], strict=True)
     ]
     show_figure(figures.change_chart(rows, xlabel="Change in points since the first survey", large=True),
-                "Picture: how much wellbeing and loneliness changed. The line on each bar shows the "
+                "Picture: how much wellbeing and loneliness changed, "
+                f"{content.survey_words(int(rows['wave'].max()))}. The line on each bar shows the "
                 "range the real change is likely to be in. Blue means a change for the better.")  # fmt: skip
 
 # %% [markdown]
@@ -48,8 +50,10 @@ if len(profile):
     latest = profile[profile["wave"] == profile["wave"].max()]
     strongest = latest.dropna(subset=["mean"]).sort_values("mean", ascending=False).head(3)
     show_text("People said the movement is strongest at: "
-              + ", ".join(f"**{plain(b)}**" for b in strongest["behaviour"]) + ".")  # fmt: skip
-    show_figure(figures.empowers_chart(profile),
+              + "; ".join(plain(content.empowers_words(b)) for b in strongest["behaviour"]) + ".")  # fmt: skip
+    show_list([plain(line) for line in content.empowers_meanings()])
+    show_figure(figures.empowers_chart(profile.assign(behaviour=profile["behaviour"].map(content.empowers_words)),
+                                       wave_names=content.wave_names(profile["wave"])),
                 "Picture: how strongly people see the movement doing each of eight things, "
                 "from 0 (not at all) to 10 (very strongly), at each survey.")  # fmt: skip
 

@@ -14,11 +14,11 @@ from reval.reporting.present import plain, show_figure, show_list, show_table, s
 
 data = report_inputs(Settings(home=Path(home)), run_id or None)
 results = data.results
+show_text(f"# {plain(data.title)}: what changed, and what was intended")
+show_list(content.first_screen(data, "all"))
 show_text(
-    f"# {plain(data.title)}: what changed, and what was intended",
-    f"Programme report for funders and commissioners: results of evaluation run `{data.run_id}` "
-    f"({data.finished_at}) for {len(data.site_ids)} sites. Every estimate is shown with its 95% "
-    "interval; counts below 5 are shown as <5."
+    f"Programme report for funders and commissioners, {data.finished_at}, {len(data.site_ids)} sites. "
+    "Every estimate is shown with its 95% interval; counts below 5 are shown as <5."
 )
 
 # %% [markdown]
@@ -50,6 +50,9 @@ if len(did):
                 "Figure: forest plot of the matched difference-in-differences for every site and outcome "
                 "(all = pooled, matched within site), with 95% intervals.")  # fmt: skip
 show_table(content.matched_table(results), empty="No matched comparison records.")
+notes = content.rate_ratio_notes(results)
+if notes:
+    show_list(notes)
 
 # %% [markdown]
 # ### Balance of the matched groups
@@ -60,6 +63,9 @@ if len(balance):
     show_figure(figures.love_plot(balance, title="All sites: participants and comparisons"),
                 "Figure: love plot for the pooled matching - the largest standardised difference on each "
                 "characteristic over the matched outcomes; under 0.1 counts as balanced.")  # fmt: skip
+show_table(content.balance_table(balance), "Largest standardised mean difference per characteristic, "
+           "before and after matching (all sites together, matched within site).",
+           empty="No matched comparison, so there is no balance to show.")  # fmt: skip
 
 # %% [markdown]
 # ## Wellbeing and loneliness
@@ -139,6 +145,7 @@ show_list([f"{s}: \u201c{story}\u201d" for s in data.site_ids
 # ## Appendix A: data quality
 
 # %%
+show_text(f"Evaluation run `{data.run_id}`, finished {data.finished_at}.")
 show_table(content.files_table(data.files), "Files received.", empty="No files received.")
 show_table(content.rejections_table(data.rejections, data.files), "Rows rejected, and why.",
            empty="No rows were rejected.")  # fmt: skip

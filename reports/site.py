@@ -16,10 +16,10 @@ data = report_inputs(Settings(home=Path(home)), run_id or None, site_id)
 site = data.site_id
 name = plain(data.site_name(site))
 results = data.results[data.results["site_id"] == site]
+show_text(f"# {name}: what changed, and what was intended", f"Site report of {plain(data.title)}.")
+show_list(content.first_screen(data, site))
 show_text(
-    f"# {name}: what changed, and what was intended",
-    f"Site report of {plain(data.title)}.",
-    f"**{name}** ({plain(site)}) - results of evaluation run `{data.run_id}` ({data.finished_at}). "
+    f"**{name}** ({plain(site)}), {data.finished_at}. "
     "Every estimate is shown with its 95% interval; counts below 5 are shown as <5."
 )
 
@@ -55,6 +55,9 @@ show_table(
     empty="No matched comparison records for this site.",
     hide=("Site",),
 )
+notes = content.rate_ratio_notes(results)
+if notes:
+    show_list(notes)
 
 # %% [markdown]
 # ### Balance of the matched groups
@@ -65,8 +68,9 @@ if len(balance):
     show_figure(figures.love_plot(balance, title="Participants and comparisons, before and after matching"),
                 "Figure: love plot - the largest standardised difference on each characteristic over "
                 "the matched outcomes; under 0.1 counts as balanced.")  # fmt: skip
-else:
-    show_text("*No matched comparison for this site.*")
+show_table(content.balance_table(balance), "Largest standardised mean difference per characteristic, "
+           "before and after matching.", empty="No matched comparison for this site, so there is no "
+           "balance to show.")  # fmt: skip
 
 # %% [markdown]
 # ## Wellbeing and loneliness
@@ -127,9 +131,12 @@ else:
 
 # %%
 grid = content.six_box_counts(data.value_items, site)
-if len(grid):
+if len(grid) and content.six_box_words(grid):
+    show_text(content.six_box_words(grid))
+elif len(grid):
     show_figure(figures.six_box_chart(grid, title="Items of value at the latest story session"),
                 "Figure: the six boxes - kinds of value, visible and invisible (counts below 5 shown as <5).")  # fmt: skip
+if len(grid):
     moved, which = content.moved_items(data.value_items, site)
     show_text(f"Items that moved from invisible to visible between sessions: **{plain(moved)}**.")
     show_list(which, empty="(Items are listed only when 5 or more moved.)")
@@ -167,6 +174,7 @@ show_list([f"\u201c{s}\u201d" for s in content.chosen_stories(data.stories, site
 # ## Appendix A: data quality
 
 # %%
+show_text(f"Evaluation run `{data.run_id}`, finished {data.finished_at}.")
 show_table(content.files_table(data.files), "Files received from this site.", empty="No files received.",
            hide=("Site",))  # fmt: skip
 show_table(content.rejections_table(data.rejections, data.files), "Rows rejected, and why.",

@@ -7,7 +7,7 @@ from reval.methods import method_explanations
 
 def test_every_analysis_has_a_plain_words_method() -> None:
     methods = method_explanations()
-    assert set(methods) == {"survey_change", "paradigm_shift", "matched_comparison",
+    assert set(methods) == {"survey_change", "attrition", "paradigm_shift", "matched_comparison",
                             "revaluation_account", "intended_vs_actual"}  # fmt: skip
     for name, text in methods.items():
         assert len(text.split()) > 40, name
@@ -19,6 +19,8 @@ def test_the_notes_say_what_each_method_assumes_or_limits() -> None:
     assert "assumes" in methods["survey_change"]
     assert "assumes" in methods["matched_comparison"]
     assert "reliability" in methods["intended_vs_actual"]
+    assert "Benjamini-Hochberg" in methods["intended_vs_actual"]
+    assert "missing at random" in methods["attrition"]
     assert "never as one bare figure" in methods["revaluation_account"]
     assert "response shift" in methods["paradigm_shift"]
     assert (

@@ -129,3 +129,10 @@ def test_intervals_are_honest_across_fresh_programmes() -> None:
             covered.append(r.ci_low <= value <= r.ci_high)
     assert len(covered) == 5 * 24
     assert 0.88 <= np.mean(covered) <= 0.995, np.mean(covered)
+
+
+def test_reliable_change_threshold_is_its_documented_arithmetic() -> None:
+    """2.77 standard errors of measurement x SEM 1.03 = 2.85 metric points (not 2.87)."""
+    from reval.scales import SWEMWBS_RELIABLE_CHANGE
+
+    assert SWEMWBS_RELIABLE_CHANGE == 2.85

@@ -135,8 +135,11 @@ def combine(
         pooled = pooled[pooled["site_id"] == POOLED]
         survey_frames.append(pooled)
         rows += _change_rows(pooled)
+    pooled_balance = pd.DataFrame()
     if len(healthy) > 1 and len(records):
-        effects, _ = matched_effects(records[records["site_id"].isin(healthy)])
+        effects, balance = matched_effects(records[records["site_id"].isin(healthy)])
+        if len(balance):  # the programme report's love plot is of the pooled matching
+            pooled_balance = balance[balance["site_id"] == POOLED]
         pooled_effects = effects[effects["site_id"] == POOLED]
         matched_frames.append(pooled_effects)
         rows += _matched_rows(pooled_effects)
@@ -160,6 +163,8 @@ def combine(
         outcomes = pd.DataFrame(columns=INTENDED_COLUMNS)
         unintended = pd.DataFrame()
     balances = [s.balance for s in sites if len(s.balance)]
+    if len(pooled_balance):
+        balances.append(pooled_balance)
     agreement, empowers = _profiles(responses, tables["paradigm_statements"])
     rows += waiting_rows(tables)
     return Evaluation(

@@ -11,10 +11,11 @@ import inspect
 import re
 from types import ModuleType
 
-from reval import intended, matching, paradigm, revaluation, survey
+from reval import attrition, intended, matching, paradigm, revaluation, survey
 
 ANALYSES: dict[str, ModuleType] = {
     "survey_change": survey,
+    "attrition": attrition,
     "paradigm_shift": paradigm,
     "matched_comparison": matching,
     "revaluation_account": revaluation,

@@ -23,10 +23,10 @@ SWEMWBS_METRIC: Final[dict[int, float]] = {
 }  # fmt: skip
 """Raw sum (7-35) to metric score: Stewart-Brown et al. (2009) Rasch conversion, Table 3."""
 
-SWEMWBS_RELIABLE_CHANGE: Final[float] = 2.87
-"""Individual change beyond 2.77 standard errors of measurement (SEM 1.03 metric points;
-Shah et al. 2018, Health Qual Life Outcomes 16:239): the top of the 1-3 point range
-reported as statistically important."""
+SWEMWBS_RELIABLE_CHANGE: Final[float] = round(2.77 * 1.03, 2)
+"""2.85 metric points: individual change beyond 2.77 (= 1.96 x sqrt 2) standard errors of
+measurement, SEM 1.03 metric points (Shah et al. 2018, Health Qual Life Outcomes 16:239);
+written as the product so the value and its derivation cannot drift apart."""
 
 _METRIC_LOOKUP = np.full(36, np.nan)
 for _raw, _metric in SWEMWBS_METRIC.items():

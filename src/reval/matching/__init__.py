@@ -507,6 +507,13 @@ def e_value(
     confounder would need with both treatment and outcome to explain the estimate
     away (VanderWeele & Ding 2017). Differences are first converted to an approximate
     risk ratio exp(0.91 x d), d = difference / outcome SD. 1 means none is needed.
+
+    Which SD: :func:`effect` passes the weighted SD of the matched comparisons' outcome
+    (for a difference-in-differences, of their change score), the outcome's spread
+    without the programme, as VanderWeele & Ding suggest for a standardised effect. This
+    is not cobalt's balance convention (treated-group SD, used for SMDs), so an E-value
+    from cobalt/MatchIt-based scripts that divides by another SD will differ by the
+    ratio of the two SDs.
     """
 
     def to_ratio(value: float) -> float:

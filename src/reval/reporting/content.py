@@ -361,18 +361,51 @@ def rejections_table(rejections: pd.DataFrame, files: pd.DataFrame) -> pd.DataFr
     }).reset_index(drop=True)  # fmt: skip
 
 
+CHANGE_KINDS: Final[tuple[str, ...]] = ("survey_change", "paradigm_index")
+HEADLINE_MEASURES: Final[tuple[str, ...]] = ("swemwbs", "ucla3", "paradigm_index")
+SCALE_RANGES: Final[dict[str, str]] = {
+    "swemwbs": "scored from 7 to 35",
+    "ucla3": "scored from 3 to 9, higher is lonelier",
+    "paradigm_index": "scored from -4 to 4",
+}
+ORDINALS: Final[tuple[str, ...]] = ("first", "second", "third", "fourth", "fifth", "sixth")
+
+
+def headline_changes(results: pd.DataFrame, site_id: str) -> pd.DataFrame:
+    """The one stored change row per headline measure that every sentence about the site
+    draws on: the site's latest follow-up wave (the wave its intended outcomes are judged
+    on), or for all sites together the wave with the most people answering both."""
+    rows = results[(results["site_id"] == site_id) & results["kind"].isin(CHANGE_KINDS)
+                   & results["measure"].isin(HEADLINE_MEASURES) & results["estimate"].notna()]  # fmt: skip
+    if rows.empty:
+        return rows
+    if site_id == "all":
+        people = pd.to_numeric(rows["n"], errors="coerce").fillna(0)
+        chosen = (
+            rows.assign(people=people).sort_values(["people", "wave"]).groupby("measure").tail(1)
+        )
+    else:
+        chosen = rows.sort_values("wave").groupby("measure").tail(1)
+    order = {m: i for i, m in enumerate(HEADLINE_MEASURES)}
+    return chosen.sort_values("measure", key=lambda m: m.map(order)).drop(
+        columns="people", errors="ignore"
+    )
+
+
+def survey_words(wave: int) -> str:
+    """A follow-up wave in plain words: wave 1 is the second survey."""
+    nth = ORDINALS[wave] if wave < len(ORDINALS) else f"number {wave + 1}"
+    return f"between the first survey and the {nth}"
+
+
 def summary_sentences(inputs: ReportInputs, site_id: str) -> list[str]:
     """The one-page summary in plain words for one site (or "all" for the pooled view)."""
     results = inputs.results[inputs.results["site_id"] == site_id]
     sentences = []
-    for measure in ("swemwbs", "ucla3", "paradigm_index"):
-        row = results[(results["measure"] == measure) & (results["wave"] == 1)]
-        if row.empty or pd.isna(row["estimate"].iloc[0]):
-            continue
-        r = row.iloc[0]
+    for r in headline_changes(inputs.results, site_id).itertuples():
         sentences.append(
-            f"{measure_name(measure)} {_direction(r.estimate, r.ci_low, r.ci_high)} "
-            f"by {abs(r.estimate):.2f} points between the first and second survey "
+            f"{measure_name(r.measure)} {_direction(r.estimate, r.ci_low, r.ci_high)} "
+            f"by {abs(r.estimate):.2f} points from baseline to wave {int(r.wave)} "
             f"(95% interval {r.ci_low:.2f} to {r.ci_high:.2f}; {count_text(r.n)} people answered both)."
         )
     did = results[(results["kind"] == "did") & results["estimate"].notna()]
@@ -382,7 +415,7 @@ def summary_sentences(inputs: ReportInputs, site_id: str) -> list[str]:
             "Against matched comparison groups, "
             + (", ".join(f"{measure_name(m).lower()} {'rose' if e > 0 else 'fell'} more for participants"
                          for m, e in zip(clear["measure"], clear["estimate"], strict=True))
-               if len(clear) else "no outcome differed clearly from comparable non-participants")
+               if len(clear) else "no outcome's difference in change was clear against comparable non-participants")
             + "."
         )  # fmt: skip
     intended = (
@@ -406,27 +439,148 @@ def summary_sentences(inputs: ReportInputs, site_id: str) -> list[str]:
     return sentences
 
 
-def plain_change(results: pd.DataFrame, site_id: str) -> list[str]:
-    """What changed, said for participants: no p-values, no jargon."""
-    lines = []
-    for measure in ("swemwbs", "ucla3", "paradigm_index"):
-        row = results[
-            (results["site_id"] == site_id)
-            & (results["measure"] == measure)
-            & (results["wave"] == 1)
-        ]
-        if row.empty or pd.isna(row["estimate"].iloc[0]):
+def first_screen(inputs: ReportInputs, site_id: str) -> list[str]:
+    """Three plain sentences before any detail: what changed, for whom, how sure."""
+    heads = headline_changes(inputs.results, site_id)
+    intended = inputs.intended if site_id == "all" else inputs.intended[
+        inputs.intended["site_id"] == site_id]  # fmt: skip
+    where = "Across all sites" if site_id == "all" else f"At {inputs.site_name(site_id)}"
+    if heads.empty:
+        what = f"{where}, no change could be estimated yet."
+    else:
+        parts = [f"{PLAIN_MEASURES[r.measure]} {_direction(r.estimate, r.ci_low, r.ci_high).split(' (')[0]} "
+                 f"by {abs(r.estimate):.2f} points ({SCALE_RANGES[r.measure]})" for r in heads.itertuples()]  # fmt: skip
+        reached = intended["classification"].isin(["achieved", "partly achieved"]).sum()
+        what = (f"{where}, {'; '.join(parts)} from baseline to wave {int(heads['wave'].max())}, and "
+                f"{reached} of {len(intended)} intended outcomes were achieved at least in part.")  # fmt: skip
+    who = _who_sentence(inputs.results, site_id, heads)
+    clear = intended["classification"].isin(CLEAR_VERDICTS)
+    flagged = (
+        intended["fdr_flag"].fillna(False).astype(bool) if "fdr_flag" in intended else clear & False
+    )
+    unsure = intended["classification"].isin(["inconclusive", "not measurable"]).sum()
+    sure = (f"How sure: {int((clear & ~flagged).sum())} of {len(intended)} verdicts rest on an interval "
+            f"clear of no change that also survives the check for chance findings across the programme"
+            f"{f' ({int(flagged.sum())} more may be chance)' if flagged.any() else ''}; "
+            f"{int(unsure)} cannot be judged yet (intervals too wide or no data).")  # fmt: skip
+    return [what, who, sure]
+
+
+def _who_sentence(results: pd.DataFrame, site_id: str, heads: pd.DataFrame) -> str:
+    wellbeing = heads[heads["measure"] == "swemwbs"]
+    if wellbeing.empty:
+        return "For whom: no one has yet answered both a baseline and a follow-up survey."
+    wave = int(wellbeing["wave"].iloc[0])
+    sites = results["site_id"] != "all" if site_id == "all" else results["site_id"] == site_id
+    pick = results[sites & (results["measure"] == "swemwbs") & (results["wave"] == wave)]
+    retention = pick[pick["kind"] == "retention"]
+    baseline = pd.to_numeric(retention["n"], errors="coerce").sum()
+    risky = pick[
+        (pick["kind"] == "ipw_change") & pick["message"].fillna("").str.startswith("at risk")
+    ]
+    people = count_text(wellbeing["n"].iloc[0])
+    share = ""
+    if baseline and str(people).isdigit():
+        percent = round(100 * int(people) / baseline)
+        share = f", {percent}% of the {int(baseline)} who answered at baseline"
+    risk = (f"those who left differed at baseline in {len(risky)} site{'s' if len(risky) != 1 else ''}, so "
+            "the change there is shown beside a version weighted for who stayed" if len(risky)
+            else "those who left did not differ clearly at baseline from those who stayed")  # fmt: skip
+    return (
+        f"For whom: the {people} people who answered both the baseline survey and wave {wave}{share}; "
+        f"{risk}."
+    )
+
+
+def rate_ratio_notes(results: pd.DataFrame) -> list[str]:
+    """Where a count outcome's difference in change and its rate ratio disagree on whether
+    the effect is clear, one sentence saying why."""
+    did = results[results["kind"] == "did"].set_index(["site_id", "measure"])
+    ratio = results[results["kind"] == "matched_rate_ratio"].set_index(["site_id", "measure"])
+    notes = []
+    for key in did.index.intersection(ratio.index):
+        d, r = did.loc[key], ratio.loc[key]
+        if any(pd.isna(v) for v in (d["ci_low"], d["ci_high"], r["ci_low"], r["ci_high"])):
             continue
-        r = row.iloc[0]
+        did_clear = d["ci_low"] > 0 or d["ci_high"] < 0
+        ratio_clear = r["ci_low"] > 1 or r["ci_high"] < 1
+        if did_clear == ratio_clear:
+            continue
+        shown = r if ratio_clear else d
+        clear_one = "rate ratio" if ratio_clear else "difference in change"
+        unclear_one = "difference in change" if ratio_clear else "rate ratio"
+        same_way = (d["estimate"] < 0) == (r["estimate"] < 1)
+        notes.append(
+            f"{key[0]}, {measure_name(key[1])}: the {clear_one} ({shown['estimate']:.2f}, 95% interval "
+            f"{shown['ci_low']:.2f} to {shown['ci_high']:.2f}) is clear but the {unclear_one} is not, "
+            "because they ask different questions of the same people: the difference in change is an "
+            "absolute difference in yearly counts, in which the heaviest users weigh most, while the rate "
+            "ratio is a relative change from a Poisson model that takes each person's baseline count into "
+            "account; near the edge of clarity one can cross it and the other not"
+            + ("; both point the same way." if same_way
+               else "; here they point opposite ways, so neither should be read alone.")
+        )  # fmt: skip
+    return notes
+
+
+def plain_change(results: pd.DataFrame, site_id: str) -> list[str]:
+    """What changed, said for participants: no p-values, no jargon, the scale's range and
+    which surveys, from the same stored rows as every other report."""
+    lines = []
+    for r in headline_changes(results, site_id).itertuples():
         went = "went up" if r.estimate > 0 else "went down"
         sure = (r.ci_low > 0) or (r.ci_high < 0)
         lines.append(
-            f"**{PLAIN_MEASURES[measure].capitalize()}** {went} by about {abs(r.estimate):.1f} points "
+            f"**{PLAIN_MEASURES[r.measure].capitalize()}** ({SCALE_RANGES[r.measure]}) {went} by about "
+            f"{abs(r.estimate):.1f} points {survey_words(int(r.wave))} "
             + ("- we are fairly sure this is a real change" if sure
                else "- but this could be chance, so we cannot say it really changed")
             + f" (likely somewhere between {r.ci_low:.1f} and {r.ci_high:.1f})."
         )  # fmt: skip
     return lines
+
+
+PARTICIPANT_LABELS: Final[dict[str, str]] = {
+    "swemwbs": "Wellbeing (7 to 35)", "ucla3": "Loneliness (3 to 9)",
+}  # fmt: skip
+EMPOWERS_WORDS: Final[dict[str, str]] = {
+    "empathises": "understanding what people go through",
+    "mobilises": "getting people involved and acting together",
+    "powers": "giving people power and a say",
+    "orbits": "linking up with other groups and services around it",
+    "waves": "keeping going through ups and downs",
+    "experiments": "trying out new ideas",
+    "rages": "speaking up about what is unfair",
+    "selfgoverns": "being run by its own members",
+}
+"""The eight EMPOWERS behaviours (Nesta 2016, ch. 6) said without the framework's words."""
+
+
+def empowers_words(behaviour: str) -> str:
+    return EMPOWERS_WORDS.get(behaviour, behaviour.replace("_", " "))
+
+
+def empowers_meanings() -> list[str]:
+    return [f"{words.capitalize()} (the survey calls this \u201c{name}\u201d)"
+            for name, words in EMPOWERS_WORDS.items()]  # fmt: skip
+
+
+def wave_names(waves: pd.Series) -> dict[int, str]:
+    """Survey waves in plain words: wave 0 is the first survey."""
+    return {int(w): (f"{ORDINALS[int(w)]} survey" if int(w) < len(ORDINALS) else f"survey {int(w) + 1}")
+            .capitalize() for w in pd.Series(waves).dropna().unique()}  # fmt: skip
+
+
+def six_box_words(grid: pd.DataFrame) -> str | None:
+    """When every box of the grid is suppressed or empty, the grid says nothing: say it in
+    words instead (None when the grid has something to show)."""
+    body = grid.drop(index="Total", errors="ignore").drop(columns="Total", errors="ignore")
+    cells = [str(v) for v in body.to_numpy().ravel()]
+    if any(c not in (SUPPRESSED, "0", "0.0") for c in cells):
+        return None
+    return ("Fewer than 5 items of value were recorded in each of the six boxes at the latest story "
+            "session, so the grid is not drawn: numbers this small could identify the people behind "
+            "them. The items are counted in the programme's totals.")  # fmt: skip
 
 
 def _direction(estimate: float, low: float, high: float) -> str:
@@ -457,6 +611,18 @@ def balance_summary(balance: pd.DataFrame, site_id: str) -> pd.DataFrame:
     named = mine.assign(covariate=mine["covariate"].str.replace(r"^pre_", "baseline ", regex=True),
                         smd_before=mine["smd_before"].abs(), smd_after=mine["smd_after"].abs())  # fmt: skip
     return named.groupby("covariate", sort=False)[["smd_before", "smd_after"]].max().reset_index()
+
+
+def balance_table(balance: pd.DataFrame) -> pd.DataFrame:
+    """The love plot's numbers as a table (largest |SMD| per characteristic)."""
+    if balance.empty:
+        return pd.DataFrame()
+    return pd.DataFrame({
+        "Characteristic": balance["covariate"].str.replace("_", " "),
+        "Before matching": balance["smd_before"].map(_fmt),
+        "After matching": balance["smd_after"].map(_fmt),
+        "Balanced (under 0.1)": ["yes" if v < 0.1 else "no" for v in balance["smd_after"]],
+    }).reset_index(drop=True)  # fmt: skip
 
 
 def effect_rows(results: pd.DataFrame, kind: str, *, by_site: bool) -> pd.DataFrame:
@@ -495,6 +661,15 @@ def chosen_stories(stories: pd.DataFrame, site_id: str, limit: int = 6) -> list[
     return picked["story_text"].drop_duplicates().head(limit).tolist()
 
 
+GOOD_DIRECTION: Final[dict[str, int]] = {
+    "ucla3": -1, "ae_visits": -1, "gp_contacts": -1, "admissions": -1,
+}  # fmt: skip
+"""Measures where a fall is the better outcome (everything else: a rise)."""
+VALENCE_WORDS: Final[dict[str, str]] = {
+    "positive": "a good change", "negative": "a bad change", "mixed": "mixed, good and bad",
+}  # fmt: skip
+
+
 def unintended_lines(
     unintended: pd.DataFrame, site_id: str | None, stories_per_site: int = 4
 ) -> list[str]:
@@ -511,10 +686,15 @@ def unintended_lines(
     for r in rows.itertuples():
         where = "" if site_id else f"{r.site_id}: "
         if r.source == "measure":
+            better = (r.estimate > 0) == (GOOD_DIRECTION.get(str(r.what), 1) > 0)
             lines.append(f"{where}{measure_name(str(r.what))} changed clearly although no intended "
-                         f"outcome named it: {interval_text(r.estimate, r.ci_low, r.ci_high)}")  # fmt: skip
+                         f"outcome named it - a change for the {'better' if better else 'worse'}: "
+                         f"{interval_text(r.estimate, r.ci_low, r.ci_high)}")  # fmt: skip
         elif r.source == "harvested":
-            lines.append(f"{where}{r.what} ({r.valence}, found by outcome harvesting)")
+            lines.append(
+                f"{where}{r.what} ({VALENCE_WORDS.get(r.valence, r.valence)}, found by outcome harvesting)"
+            )
         else:
-            lines.append(f"{where}\u201c{r.what}\u201d ({r.valence} story nobody expected)")
+            lines.append(f"{where}\u201c{r.what}\u201d ({VALENCE_WORDS.get(r.valence, r.valence)}: "
+                         "a story nobody expected)")  # fmt: skip
     return lines

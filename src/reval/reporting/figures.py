@@ -126,8 +126,11 @@ def diverging_bars(shares: pd.DataFrame, *, title: str = "") -> Chart:
     return Chart(figure, alt)
 
 
-def empowers_chart(profile: pd.DataFrame, *, title: str = "") -> Chart:
-    """Mean EMPOWERS rating (0-10) per behaviour, one bar per wave, with 95% intervals."""
+def empowers_chart(
+    profile: pd.DataFrame, *, title: str = "", wave_names: dict[int, str] | None = None
+) -> Chart:
+    """Mean EMPOWERS rating (0-10) per behaviour, one bar per wave, with 95% intervals;
+    ``wave_names`` says the waves in plain words (participant summary)."""
     waves = sorted(profile["wave"].unique())
     behaviours = list(dict.fromkeys(profile["behaviour"]))
     figure, axes = plt.subplots(figsize=(7.5, 0.5 * len(behaviours) * max(1, len(waves) / 2) + 1.5),
@@ -142,7 +145,7 @@ def empowers_chart(profile: pd.DataFrame, *, title: str = "") -> Chart:
             (part["ci_high"] - part["mean"]).fillna(0),
         ]
         axes.barh(y, part["mean"].fillna(0), height=height, color=colours[k % len(colours)],
-                  xerr=error, capsize=2, label=f"Wave {wave}")  # fmt: skip
+                  xerr=error, capsize=2, label=(wave_names or {}).get(wave, f"Wave {wave}"))  # fmt: skip
     axes.set_yticks([i + height * (len(waves) - 1) / 2 for i in range(len(behaviours))],
                     [inert(b, "figure") for b in behaviours], **FIGURE_TEXT)  # fmt: skip
     axes.invert_yaxis()
