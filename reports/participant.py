@@ -37,9 +37,9 @@ if len(rows):
         (e > 0) == (m == "swemwbs") for e, m in zip(rows["estimate"], rows["measure"], strict=True)
     ]
     show_figure(figures.change_chart(rows, xlabel="Change in points since the first survey", large=True),
-                "Picture: how much wellbeing and loneliness changed, "
-                f"{content.survey_words(int(rows['wave'].max()))}. The line on each bar shows the "
-                "range the real change is likely to be in. Blue means a change for the better.")  # fmt: skip
+                "Picture: how much wellbeing and loneliness changed between the first survey and the latest "
+                "one. The line on each bar shows the range the real change is likely to be in. Blue means a "
+                "change for the better.")  # fmt: skip
 
 # %% [markdown]
 # ## How you see the movement
@@ -53,7 +53,7 @@ if len(profile):
               + "; ".join(plain(content.empowers_words(b)) for b in strongest["behaviour"]) + ".")  # fmt: skip
     show_list([plain(line) for line in content.empowers_meanings()])
     show_figure(figures.empowers_chart(profile.assign(behaviour=profile["behaviour"].map(content.empowers_words)),
-                                       wave_names=content.wave_names(profile["wave"])),
+                                       plain_waves=True),
                 "Picture: how strongly people see the movement doing each of eight things, "
                 "from 0 (not at all) to 10 (very strongly), at each survey.")  # fmt: skip
 

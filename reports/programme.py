@@ -31,11 +31,11 @@ show_list(content.summary_sentences(data, "all"), empty="No pooled results could
 # ## Intended versus actual outcomes
 
 # %%
-show_table(content.intended_table(data.intended), "What each site set out to change, and what happened.",
+show_table(content.with_site_names(content.intended_table(data.intended), data), "What each site set out to change, and what happened.",
            empty="No intended outcomes were recorded.")  # fmt: skip
 show_list(content.verdict_rules(data.intended))
 show_table(
-    content.gas_table(results),
+    content.with_site_names(content.gas_table(results), data),
     "Goal Attainment Scaling T-score per site: 50 = every scored outcome exactly at its target; "
     "an outcome whose interval does not support one level is left out (see 'Rests on').",
 )
@@ -49,7 +49,10 @@ if len(did):
     show_figure(figures.forest_plot(did, xlabel="Change in participants minus change in matched comparisons"),
                 "Figure: forest plot of the matched difference-in-differences for every site and outcome "
                 "(all = pooled, matched within site), with 95% intervals.")  # fmt: skip
-show_table(content.matched_table(results), empty="No matched comparison records.")
+show_table(
+    content.with_site_names(content.matched_table(results), data),
+    empty="No matched comparison records.",
+)
 notes = content.rate_ratio_notes(results)
 if notes:
     show_list(notes)
@@ -76,13 +79,16 @@ if len(change):
     show_figure(figures.forest_plot(change, xlabel="Change since the baseline survey (scale points)"),
                 "Figure: change in wellbeing and loneliness since the baseline survey per site "
                 "(all = pooled), with 95% intervals.")  # fmt: skip
-show_table(content.change_table(results, ("survey_change",)), "Change from the baseline survey.")
+show_table(
+    content.with_site_names(content.change_table(results, ("survey_change",)), data),
+    "Change from the baseline survey.",
+)
 
 # %% [markdown]
 # ### Who stayed in the survey
 
 # %%
-who, risk = content.attrition_tables(results)
+who, risk = (content.with_site_names(t, data) for t in content.attrition_tables(results))
 show_table(who, "People who answered the baseline survey, how many of them answered the follow-up, "
            "and the share retained.", empty="No follow-up survey yet.")  # fmt: skip
 show_table(risk, "Did leaving bend the change? Baseline score of those who stayed minus those who left, "
@@ -99,7 +105,10 @@ if len(shares):
     show_figure(figures.diverging_bars(shares),
                 "Figure: all sites together - share disagreeing (left) and agreeing (right) with each "
                 "statement, by survey wave.")  # fmt: skip
-show_table(content.change_table(results, ("paradigm_index",)), "Change in the paradigm index.")
+show_table(
+    content.with_site_names(content.change_table(results, ("paradigm_index",)), data),
+    "Change in the paradigm index.",
+)
 
 # %% [markdown]
 # ## How people see the movement (EMPOWERS)
@@ -117,14 +126,14 @@ if len(profile):
 moved = [(s, content.moved_items(data.value_items, s)[0]) for s in data.site_ids]
 show_text("Items of value that moved from invisible to visible between story sessions: "
           + "; ".join(f"{plain(s)} {plain(n)}" for s, n in moved) + ".")  # fmt: skip
-show_table(content.value_table(results), "Calculated value after deadweight, attribution, displacement "
+show_table(content.with_site_names(content.value_table(results), data), "Calculated value after deadweight, attribution, displacement "
            "and drop-off, under low, central and high adjustments.")  # fmt: skip
 
 # %% [markdown]
 # ## Timeline
 
 # %%
-show_table(content.phase_starts(data.events), "When each site entered each phase of the movement.",
+show_table(content.with_site_names(content.phase_starts(data.events), data), "When each site entered each phase of the movement.",
            empty="No events recorded.")  # fmt: skip
 
 # %% [markdown]

@@ -132,7 +132,7 @@ else:
 # %%
 grid = content.six_box_counts(data.value_items, site)
 if len(grid) and content.six_box_words(grid):
-    show_text(content.six_box_words(grid))
+    show_text(plain(content.six_box_words(grid)))
 elif len(grid):
     show_figure(figures.six_box_chart(grid, title="Items of value at the latest story session"),
                 "Figure: the six boxes - kinds of value, visible and invisible (counts below 5 shown as <5).")  # fmt: skip

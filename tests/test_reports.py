@@ -99,17 +99,20 @@ def test_site_report_shows_the_warehouse_numbers(rendered) -> None:
     assert verdicts["Outcome"].tolist() == site_intended["outcome_id"].tolist()
 
 
-def test_programme_report_shows_every_sites_verdict_and_gas_score(rendered) -> None:
+def test_programme_report_shows_every_sites_verdict_and_gas_score(rendered, programme) -> None:
     settings, run_id, _ = rendered
     results, intended = _stored(settings, run_id)
     tables = _tables(_soup(rendered, "programme.html"))
     verdicts = next(t for t in tables if "Verdict" in t.columns)
     expected = intended.sort_values(["site_id", "outcome_id"])
+    sites = programme.tables["sites"]
+    names = dict(zip(sites["site_id"], sites["site_name"], strict=True))
     assert list(
         zip(verdicts["Site"], verdicts["Outcome"], verdicts["Verdict"], strict=True)
     ) == list(
-        zip(expected["site_id"], expected["outcome_id"], expected["classification"], strict=True)
-    )
+        zip(expected["site_id"].map(names), expected["outcome_id"], expected["classification"],
+            strict=True)
+    )  # fmt: skip
     gas = next(t for t in tables if "GAS T-score" in t.columns)
     stored = results[results["kind"] == "gas_t"].sort_values("site_id")
     assert gas["GAS T-score"].tolist() == [f"{v:.1f}" for v in stored["estimate"]]

@@ -114,6 +114,15 @@ class ReportInputs:
         return str(names.get(site_id, site_id))
 
 
+def with_site_names(table: pd.DataFrame, inputs: ReportInputs) -> pd.DataFrame:
+    """A table's Site column as site names ("all" as "All sites"): names wrap in a narrow
+    PDF column where a long site code cannot, and readers know the names."""
+    if "Site" not in table:
+        return table
+    names = table["Site"].map(lambda s: "All sites" if s == "all" else inputs.site_name(str(s)))
+    return table.assign(Site=names)
+
+
 # --- aggregation of survey answers (runs before anything reaches a report) ---------------
 
 
@@ -271,7 +280,7 @@ def intended_table(intended: pd.DataFrame) -> pd.DataFrame:
             interval_text(e, lo, hi) for e, lo, hi in
             zip(frame["signed_estimate"], frame["signed_ci_low"], frame["signed_ci_high"], strict=True)],
         "Verdict": frame["classification"],
-        "Could be chance?": ["yes (fails the false-discovery check)" if f is True else "no"
+        "Could be chance?": ["yes" if f is True else "no"
                              if v in CLEAR_VERDICTS else "-"
                              for f, v in zip(flag, frame["classification"], strict=True)],
         "GAS level": [gas_level_text(v, b) for v, b in zip(frame["gas_level"], basis, strict=True)],
@@ -283,6 +292,12 @@ def verdict_rules(intended: pd.DataFrame) -> list[str]:
     no-change margin and the reason an outcome could not be measured."""
     used = set(intended["classification"]) if len(intended) else set()
     lines = [f"{v.capitalize()}: {VERDICT_RULES[v]}." for v in VERDICTS if v in used]
+    if len(intended):
+        lines.append(
+            "Could be chance? 'yes' means a clear verdict that does not survive the Benjamini-Hochberg "
+            "false-discovery check across all the programme's intended outcomes (5% false discovery rate); "
+            "'-' means the verdict is not a clear one."
+        )
     if "margin" in intended and len(intended):
         margins = "; ".join(
             f"{r.site_id} {r.outcome_id} ±{r.margin:g}" for r in intended.itertuples()
@@ -428,7 +443,7 @@ def summary_sentences(inputs: ReportInputs, site_id: str) -> list[str]:
         if chosen.empty:
             continue
         if site_id == "all":
-            named = "; ".join(f"{site} ({', '.join(group['measure'].map(measure_name))})"
+            named = "; ".join(f"{inputs.site_name(str(site))} ({', '.join(group['measure'].map(measure_name))})"
                               for site, group in chosen.groupby("site_id"))  # fmt: skip
         else:
             named = ", ".join(chosen["measure"].map(measure_name))
@@ -448,10 +463,14 @@ def first_screen(inputs: ReportInputs, site_id: str) -> list[str]:
     if heads.empty:
         what = f"{where}, no change could be estimated yet."
     else:
-        parts = [f"{PLAIN_MEASURES[r.measure]} {_direction(r.estimate, r.ci_low, r.ci_high).split(' (')[0]} "
-                 f"by {abs(r.estimate):.2f} points ({SCALE_RANGES[r.measure]})" for r in heads.itertuples()]  # fmt: skip
+        by_wave = [
+            f"to wave {int(wave)}: " + ", ".join(
+                f"{PLAIN_MEASURES[r.measure]} {_direction(r.estimate, r.ci_low, r.ci_high).split(' (')[0]} "
+                f"by {abs(r.estimate):.2f} points ({SCALE_RANGES[r.measure]})" for r in group.itertuples())
+            for wave, group in heads.groupby("wave", sort=True)
+        ]  # fmt: skip
         reached = intended["classification"].isin(["achieved", "partly achieved"]).sum()
-        what = (f"{where}, {'; '.join(parts)} from baseline to wave {int(heads['wave'].max())}, and "
+        what = (f"{where}, from the baseline survey {'; '.join(by_wave)}; "
                 f"{reached} of {len(intended)} intended outcomes were achieved at least in part.")  # fmt: skip
     who = _who_sentence(inputs.results, site_id, heads)
     clear = intended["classification"].isin(CLEAR_VERDICTS)
@@ -563,12 +582,6 @@ def empowers_words(behaviour: str) -> str:
 def empowers_meanings() -> list[str]:
     return [f"{words.capitalize()} (the survey calls this \u201c{name}\u201d)"
             for name, words in EMPOWERS_WORDS.items()]  # fmt: skip
-
-
-def wave_names(waves: pd.Series) -> dict[int, str]:
-    """Survey waves in plain words: wave 0 is the first survey."""
-    return {int(w): (f"{ORDINALS[int(w)]} survey" if int(w) < len(ORDINALS) else f"survey {int(w) + 1}")
-            .capitalize() for w in pd.Series(waves).dropna().unique()}  # fmt: skip
 
 
 def six_box_words(grid: pd.DataFrame) -> str | None:

@@ -126,11 +126,9 @@ def diverging_bars(shares: pd.DataFrame, *, title: str = "") -> Chart:
     return Chart(figure, alt)
 
 
-def empowers_chart(
-    profile: pd.DataFrame, *, title: str = "", wave_names: dict[int, str] | None = None
-) -> Chart:
+def empowers_chart(profile: pd.DataFrame, *, title: str = "", plain_waves: bool = False) -> Chart:
     """Mean EMPOWERS rating (0-10) per behaviour, one bar per wave, with 95% intervals;
-    ``wave_names`` says the waves in plain words (participant summary)."""
+    ``plain_waves`` says "First survey", "Second survey"... (participant summary)."""
     waves = sorted(profile["wave"].unique())
     behaviours = list(dict.fromkeys(profile["behaviour"]))
     figure, axes = plt.subplots(figsize=(7.5, 0.5 * len(behaviours) * max(1, len(waves) / 2) + 1.5),
@@ -145,7 +143,7 @@ def empowers_chart(
             (part["ci_high"] - part["mean"]).fillna(0),
         ]
         axes.barh(y, part["mean"].fillna(0), height=height, color=colours[k % len(colours)],
-                  xerr=error, capsize=2, label=(wave_names or {}).get(wave, f"Wave {wave}"))  # fmt: skip
+                  xerr=error, capsize=2, label=_survey_name(wave) if plain_waves else f"Wave {wave}")  # fmt: skip
     axes.set_yticks([i + height * (len(waves) - 1) / 2 for i in range(len(behaviours))],
                     [inert(b, "figure") for b in behaviours], **FIGURE_TEXT)  # fmt: skip
     axes.invert_yaxis()
@@ -160,6 +158,11 @@ def empowers_chart(
            + (f"Strongest at wave {waves[-1]}: " + ", ".join(f"{r.behaviour} {r.mean:.1f}" for r in top.itertuples()) + "."
               if len(top) else ""))  # fmt: skip
     return Chart(figure, alt)
+
+
+def _survey_name(wave: int) -> str:
+    ordinals = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth")
+    return f"{ordinals[wave]} survey" if 0 <= wave < len(ordinals) else f"Survey {wave + 1}"
 
 
 def six_box_chart(counts: pd.DataFrame, *, title: str = "") -> Chart:

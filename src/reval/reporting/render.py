@@ -282,6 +282,9 @@ TYPST_HEADER = """
 #set text(hyphenate: false)
 #show table: set text(size: 8pt)
 #show heading: set block(above: 1.2em, below: 0.6em)
+// pandoc wraps each table in a figure, which typst keeps on one page: a long table ran
+// off the bottom and over the footer; breakable figures let it continue on the next page
+#show figure: set block(breakable: true)
 """
 
 
