@@ -43,7 +43,9 @@ SITES_CSV = "site_id,site_name,care_model,region,start_date\n" + "".join(
 def events_csv(site: str, tag: str, rows: int = 3, phase: str = "emergence") -> bytes:
     """A small events upload whose rows are unique to ``tag``."""
     lines = ["site_id,event_date,event_type,phase,description"]
-    lines += [f"{site},2017-02-{i + 1:02d},meeting,{phase},{tag} meeting {i}" for i in range(rows)]
+    lines += [
+        f"{site},2017-02-{i + 1:02d},{tag} meeting,{phase},{tag} meeting {i}" for i in range(rows)
+    ]
     return ("\n".join(lines) + "\n").encode()
 
 
