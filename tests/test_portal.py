@@ -328,6 +328,14 @@ def test_a_site_uploads_its_workbook_and_sees_it_accepted(
     assert archived.read_bytes() == data
     again = upload(as_a, "copy.xlsx", data)
     assert "Already received" in again.text
+    earlier = re.search(r"This exact file was received on (\d\d \w{3} \d{4}, \d\d:\d\d UTC) "
+                        r"and loaded then.*?<a href=\"(/uploads/[0-9a-f]+)\">See what became of it",
+                        again.text, re.S)  # fmt: skip
+    assert earlier, again.text
+    first = as_a.get(earlier[2])
+    assert "Accepted" in first.text
+    assert f"{SITE_A}.xlsx" in first.text
+    assert f"Received {earlier[1]}." in first.text
     assert incoming_is_empty(settings)
 
 
@@ -346,6 +354,13 @@ def test_problems_are_listed_with_row_column_and_value(
     assert re.search(r"<td>row 4</td> <td>column B \(event_date\)</td> <td class=\"value\">"
                      r"&#39;31/31/2017&#39;</td>", text)  # fmt: skip
     assert "2 problems in 2 rows" in text
+    # the history links each upload to what became of it, the same page again
+    past = re.search(r'<a href="(/uploads/[0-9a-f]+)">events broken.csv</a>', text)
+    assert past
+    again = re.sub(r"\s+", " ", as_a.get(past[1]).text)
+    assert "Partly accepted" in again
+    assert re.search(r"<td>row 3</td> <td>column D \(phase\)</td>", again)
+    assert as_a.get("/uploads/" + "0" * 32).status_code == 404
     assert warehouse_events(settings, "broken") == [(SITE_A, "broken meeting 0")]
     fixes = re.search(r'href="(/uploads/[0-9a-f]+/fixes\.xlsx)"', response.text)
     assert fixes

@@ -63,6 +63,9 @@ class IngestReport:
     verdict: str | None = None
     """One sentence when the whole file belongs to another site or programme (then the
     rows are not worth fixing one by one)."""
+    earlier: IngestRecord | None = None
+    """For a duplicate: the upload of the same bytes that was loaded (when, and what
+    became of it)."""
 
     def groups(self) -> list[ProblemGroup]:
         """The problems as people read them: the same problem on many rows is one line."""
@@ -86,7 +89,10 @@ class IngestReport:
 
     def summary(self) -> str:
         if self.status == "duplicate":
-            return f"{self.file}: already loaded (same file, byte for byte); nothing new to load."
+            when = (f" on {self.earlier.received_at:%d %b %Y at %H:%M} UTC (upload "
+                    f"{self.earlier.ingest_id})" if self.earlier else "")  # fmt: skip
+            return (f"{self.file}: already loaded{when} (same file, byte for byte); nothing new "
+                    "to load.")  # fmt: skip
         if self.status == "refused":
             return (
                 f"{self.file}: refused - {self.problems[0].expected}"
@@ -289,7 +295,7 @@ def ingest_file(
                 ingest_id, sha256, name, str(archived), site_id or earlier.site_id, received,
                 contract.version, "duplicate", 0, 0,
                 f"same file as ingest {earlier.ingest_id}; nothing loaded"))  # fmt: skip
-            return IngestReport(ingest_id, name, sha256, "duplicate")
+            return IngestReport(ingest_id, name, sha256, "duplicate", earlier=earlier)
         reference = warehouse_reference(warehouse, validated)
         report, final = _outcome_with_tables(
             ingest_id,

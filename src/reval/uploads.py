@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -18,6 +19,8 @@ import pandas as pd
 from reval.config import SAMPLE_DATA_DIR, Settings
 from reval.contract import contract_version
 from reval.errors import RevalError
+from reval.ingest.problems import Problem, belongs_elsewhere
+from reval.pipeline import IngestReport, TableCounts
 from reval.site_templates import TemplateFor, write_templates
 from reval.warehouse import IngestRecord, Warehouse
 
@@ -38,6 +41,41 @@ def upload_record(settings: Settings, ingest_id: str) -> IngestRecord | None:
     with Warehouse(settings.warehouse_path, read_only=True,
                    lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
         return warehouse.ingest(ingest_id)
+
+
+def past_result(settings: Settings, record: IngestRecord) -> IngestReport:
+    """What became of an earlier upload, for its result page: its status and counts as
+    recorded, its problems as kept with its rejected rows (a refused file: the reason it
+    was refused), and, when every row was another site's, that one sentence."""
+    problems: list[Problem] = []
+    names: dict[str, str] = {}
+    earlier = None
+    with Warehouse(settings.warehouse_path, read_only=True,
+                   lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+        rejected = warehouse.rejected(record.ingest_id)
+        sites = warehouse.current("sites")
+        same_as = re.match(r"same file as ingest ([0-9a-f]+)", record.message or "")
+        if record.status == "duplicate" and same_as:
+            earlier = warehouse.ingest(same_as[1])
+    names = dict(zip(sites["site_id"].astype(str), sites["site_name"].astype(str), strict=True))
+    seen: set[tuple[object, ...]] = set()
+    for found in rejected["problems"]:
+        for p in json.loads(found):
+            fields = {k: p.get(k) for k in ("file", "sheet", "row", "column", "value", "expected",
+                                             "reason", "cell", "heading")}  # fmt: skip
+            key = tuple(fields.values())
+            if fields["expected"] is None or key in seen:
+                continue  # a record from before problems kept their parts; a sheet's, once
+            seen.add(key)
+            problems.append(Problem(**fields))  # type: ignore[arg-type]
+    if record.status == "refused" and not problems:
+        problems = [Problem(record.original_filename, None, None, None, None,
+                            record.message or "could not be read", "unreadable_file")]  # fmt: skip
+    read = record.rows_accepted + record.rows_rejected
+    tables = {"all tables": TableCounts(read, record.rows_accepted, record.rows_rejected)}
+    verdict = belongs_elsewhere(problems, read, record.site_id, names)
+    return IngestReport(record.ingest_id, record.original_filename, record.file_sha256,
+                        record.status, tables if read else {}, problems, verdict, earlier)  # type: ignore[arg-type]  # fmt: skip
 
 
 def problem_list(settings: Settings, ingest_id: str) -> pd.DataFrame:

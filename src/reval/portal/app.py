@@ -49,7 +49,13 @@ from reval.portal.security import (
     session_secret,
 )
 from reval.spreadsheets import write_workbook
-from reval.uploads import blank_templates, problem_list, upload_history, upload_record
+from reval.uploads import (
+    blank_templates,
+    past_result,
+    problem_list,
+    upload_history,
+    upload_record,
+)
 from reval.warehouse import IngestRecord, WarehouseBusyError
 
 PACKAGE_DIR: Final[Path] = Path(__file__).parent
@@ -357,6 +363,20 @@ def _add_routes(app: FastAPI, state: PortalState) -> None:
         history = await run_in_threadpool(_history, state, who)
         return _result_page(request, who, report, history)
 
+    @app.get("/uploads/{ingest_id}")
+    def past_upload(request: Request, ingest_id: str) -> Response:
+        """What became of an earlier upload: the same page as just after it arrived."""
+        who = current_user(request)
+        if who is None:
+            return RedirectResponse("/login", status_code=303)
+        record = upload_record(settings, ingest_id) if _hex_id(ingest_id) else None
+        if record is None or who.role == "funder" or not who.may_see_site(record.site_id):
+            return refuse(request, 404, "There is no upload of yours with that reference.",
+                          event="upload_view", who=who, ingest_id=ingest_id)  # fmt: skip
+        report = past_result(settings, record)
+        state.audit.write("upload_view", client=client_of(request), who=who, ingest_id=ingest_id)
+        return _result_page(request, who, report, _history(state, who), received=record.received_at)
+
     @app.get("/uploads/{ingest_id}/fixes.xlsx")
     def fixes(request: Request, ingest_id: str) -> Response:
         who = current_user(request)
@@ -463,8 +483,11 @@ def _history(state: PortalState, who: Principal) -> list[IngestRecord]:
 
 
 def _result_page(request: Request, who: Principal, report: IngestReport,
-                 history: list[IngestRecord]) -> HTMLResponse:  # fmt: skip
+                 history: list[IngestRecord], received: dt.datetime | None = None) -> HTMLResponse:  # fmt: skip
     headline, meaning = status_words(report.status)
+    if report.status == "duplicate" and report.earlier is not None:
+        meaning = (f"This exact file was received on {_when(report.earlier.received_at)} and "
+                   "loaded then, so there was nothing new to load.")  # fmt: skip
     if report.status == "refused" and report.problems:
         meaning = (
             f"{meaning} {report.problems[0].expected[:1].upper()}{report.problems[0].expected[1:]}."
@@ -479,7 +502,7 @@ def _result_page(request: Request, who: Principal, report: IngestReport,
                 meaning=meaning, groups=groups[:MAX_GROUPS_SHOWN],
                 hidden=max(0, len(groups) - MAX_GROUPS_SHOWN),
                 rows_with_problems=rows_with_problems, history=history,
-                status_words=status_words)  # fmt: skip
+                status_words=status_words, received=received)  # fmt: skip
 
 
 def _too_many_sign_ins(request: Request, wait: float) -> HTMLResponse:
