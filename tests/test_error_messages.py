@@ -179,3 +179,15 @@ def test_different_values_of_one_problem_are_named_a_few_at_a_time() -> None:
         "Sheet events, rows 2-6, column A (site_id): 'gm_cancer', 'halton', 'airedale' and 2 "
         "other values; each is another site;"
     )
+
+
+def test_a_result_line_is_a_sentence_with_the_value_in_it() -> None:
+    """The page's 'what to do' is a whole sentence, never a fragment such as 'Is empty'."""
+    (one,) = group_problems([_wrong_site(7)])
+    assert one.place_text() == "cell A7 (site_id)"
+    assert one.finding().startswith("'gm_cancer' is another site; this account uploads for")
+    blank = Problem("events.csv", None, 3, "phase", None, "is blank; fill it in (every row "
+                    "needs a phase)", "missing_value", cell="D3", heading="phase")  # fmt: skip
+    (group,) = group_problems([blank])
+    assert group.finding() == "This cell is blank; fill it in (every row needs a phase)."
+    assert group.container() == "events.csv"

@@ -349,17 +349,17 @@ def test_problems_are_listed_with_row_column_and_value(
     assert response.status_code == 200
     assert "Partly accepted" in response.text
     text = re.sub(r"\s+", " ", response.text)
-    assert re.search(r"<td>row 3</td> <td>column D \(phase\)</td> <td class=\"value\">"
-                     r"&#39;growing&#39;</td>", text)  # fmt: skip
-    assert re.search(r"<td>row 4</td> <td>column B \(event_date\)</td> <td class=\"value\">"
-                     r"&#39;31/31/2017&#39;</td>", text)  # fmt: skip
+    assert re.search(r"<td>cell D3 \(phase\)</td> <td class=\"num\">1</td> <td>"
+                     r"&#39;growing&#39; is not one of the allowed answers", text)  # fmt: skip
+    assert re.search(r"<td>cell B4 \(event_date\)</td> <td class=\"num\">1</td> <td>"
+                     r"&#39;31/31/2017&#39; is not a date", text)  # fmt: skip
     assert "2 problems in 2 rows" in text
     # the history links each upload to what became of it, the same page again
     past = re.search(r'<a href="(/uploads/[0-9a-f]+)">events broken.csv</a>', text)
     assert past
     again = re.sub(r"\s+", " ", as_a.get(past[1]).text)
     assert "Partly accepted" in again
-    assert re.search(r"<td>row 3</td> <td>column D \(phase\)</td>", again)
+    assert re.search(r"<td>cell D3 \(phase\)</td>", again)
     assert as_a.get("/uploads/" + "0" * 32).status_code == 404
     assert warehouse_events(settings, "broken") == [(SITE_A, "broken meeting 0")]
     fixes = re.search(r'href="(/uploads/[0-9a-f]+/fixes\.xlsx)"', response.text)
@@ -410,10 +410,9 @@ def test_the_same_problem_on_many_rows_is_one_line(as_a: TestClient, settings: S
     text = re.sub(r"\s+", " ", response.text)
     rows = re.findall(r"<tr> <td>events many.csv</td>.*?</tr>", text)
     assert rows == [
-        '<tr> <td>events many.csv</td> <td>rows 2-5 and 7-29 <span class="count">(27)</span>'
-        '</td> <td>column D (phase)</td> <td class="value">&#39;growing&#39;</td> <td>Is not one '
-        "of the allowed answers; write one of: enduring_crisis, emergence, impact_formalisation, "
-        "adaptation, decline</td> </tr>"
+        "<tr> <td>events many.csv</td> <td>rows 2-5 and 7-29, column D (phase)</td> <td class="
+        '"num">27</td> <td>&#39;growing&#39; is not one of the allowed answers; write one of: '
+        "enduring_crisis, emergence, impact_formalisation, adaptation, decline.</td> </tr>"
     ]
     assert "Download the rows to fix (.xlsx)" in text
 

@@ -181,6 +181,27 @@ class ProblemGroup:
             return "".join(shown)
         return ", ".join(shown[:-1]) + " and " + shown[-1]
 
+    def place_text(self) -> str:
+        """Where in the sheet: 'cell D3 (phase)' for one cell, else the rows and column."""
+        if len(self.rows) == 1 and self.letter and self.count == 1:
+            return f"cell {self.letter}{self.rows[0]} ({self.heading or self.column})"
+        return ", ".join(text for text in (self.rows_text(), self.column_text()) if text)
+
+    def finding(self) -> str:
+        """What was found and what to write instead, as a sentence of its own:
+        "'growing' is not one of the allowed answers; write one of: ..."."""
+        if len(self.values) == 1:
+            return sentence(f"'{_shorten(self.values[0])}' {self.expected}")
+        if self.values:
+            return sentence(f"{self.values_text()}: each {self.expected}")
+        if self.count > 1:
+            return sentence(f"{'Each cell' if self.column else 'Each row'} {self.expected}")
+        thing = "This cell" if self.column and self.rows else "This column" if self.column else (
+            "This row" if self.rows else "The file")  # fmt: skip
+        if self.column and not self.rows:
+            return sentence(f"{thing} ({self.heading or self.column}) {self.expected}")
+        return sentence(f"{thing} {self.expected}")
+
     def message(self) -> str:
         """'Sheet events, rows 2-61 and 64, column A (site_id): 'gm_cancer' is another
         site; ... (61 cells).'"""
