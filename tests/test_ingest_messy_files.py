@@ -174,8 +174,8 @@ def test_ods_workbook_with_several_tables(base, tmp_path) -> None:
 def test_ambiguous_and_impossible_dates_are_problems_not_guesses(base, tmp_path) -> None:
     path = tmp_path / "events.csv"
     rows = ["gm_cancer,03/04/16,launch,emergence,Two-digit year",
-            "gm_cancer,2016-13-01,launch,emergence,No month 13",
-            "gm_cancer,3rd April 2016,launch,emergence,Words",
+            "gm_cancer,2016-13-01,meeting,emergence,No month 13",
+            "gm_cancer,3rd April 2016,campaign,emergence,Words",
             "gm_cancer,3.4.2016,launch,emergence,Dots are fine"]  # fmt: skip
     path.write_text(",".join(EVENT_HEADER) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
     report = ingest_file(base, path)
