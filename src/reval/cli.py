@@ -7,7 +7,9 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import click
 import typer
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     from flows.local_server import LocalServerStart
@@ -25,11 +27,33 @@ def load_settings() -> Settings:
     return settings_from_environment()
 
 
+class _PlainErrors(TyperGroup):
+    """A warehouse that is busy or damaged (or any reval error a command did not catch)
+    is one plain line on stderr and exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from reval.errors import RevalError
+
+        try:
+            return super().invoke(ctx)
+        except RevalError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(1) from None
+        except Exception as error:
+            if not type(error).__module__.startswith(("duckdb", "_duckdb")):
+                raise
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            typer.echo(f"The warehouse could not be read ({first}); 'reval check' says what is "
+                       "damaged and 'reval rebuild' restores it from the archive.", err=True)  # fmt: skip
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
     name="reval",
     help="Participatory evaluation for people-powered health programmes.",
     no_args_is_help=True,
     add_completion=False,
+    cls=_PlainErrors,
 )
 
 
@@ -542,6 +566,44 @@ def sites_revoke(
     typer.echo(
         f"Token {record.token_id} ({record.role} {record.site_id or record.name or ''}) revoked."
     )
+
+
+@app.command()
+def check() -> None:
+    """Read the whole warehouse (checksums verified) and look for every archived upload;
+    say in plain words what is damaged and how to restore it. Exit 1 if anything is."""
+    from reval.pipeline import check_workspace
+
+    found = check_workspace(load_settings())
+    rows = sum(found.rows.values())
+    typer.echo(f"Warehouse OK: every table read in full ({rows:,} rows in {len(found.rows)} "
+               "tables), checksums verified.")  # fmt: skip
+    if found.missing:
+        typer.echo(f"Archive: {len(found.missing)} of {found.archived} archived uploads are "
+                   f"missing: {', '.join(found.missing[:10])}. Restore them from a backup of "
+                   "the workspace's archive/ folder.", err=True)  # fmt: skip
+        raise typer.Exit(1)
+    typer.echo(f"Archive: all {found.archived} archived uploads present.")
+
+
+@app.command()
+def rebuild() -> None:
+    """Replay every archived upload, in the order it arrived, into a new warehouse; put it
+    in place of the old one (kept beside it) and compare rows per table."""
+    from reval.pipeline import rebuild_warehouse
+
+    done = rebuild_warehouse(load_settings())
+    typer.echo(f"Rebuilt the warehouse from {done.replayed} archived upload(s).")
+    if done.kept_as is not None:
+        typer.echo(f"The old warehouse is kept as {done.kept_as}.")
+    for table, count in done.after.items():
+        before = "unreadable" if done.before is None else f"{done.before.get(table, 0):,}"
+        same = "" if done.before is None or done.before.get(table, 0) == count else "  <- differs"
+        typer.echo(f"  {table:<22} before {before:>10}  after {count:>10,}{same}")
+    if done.missing:
+        typer.echo(f"Missing from the archive (not replayed): {', '.join(done.missing)}", err=True)
+    typer.echo("Stored evaluation runs are not replayed: run 'reval evaluate' to refit.")
+    raise typer.Exit(1 if done.missing else 0)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
 
     portal_login_window: float = 300.0
 
+    portal_busy_seconds: float = 4.0
+    """How long a portal page waits for another process's job (the nightly run) to free
+    the warehouse before saying "busy, try again in a minute"."""
+
     portal_ingest_workers: int = 2
     """Uploads checked at once; more wait their turn (the warehouse has one writer anyway,
     and this keeps memory bounded when many sites upload together)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -37,10 +38,16 @@ from reval.ingest.problems import (
 from reval.ingest.readers import file_kind, read_tables
 from reval.ingest.redaction import redacted_copy
 from reval.ingest.validation import ValidatedTable, validate_table
-from reval.programme import load_programme, write_default_programme
+from reval.programme import PROGRAMME_FILE, load_programme, write_default_programme
 from reval.reporting.render import Format, RenderError, WarmKernel, quarto_command, render_report
 from reval.spreadsheets import FixUpSheet, write_fix_up_workbook
-from reval.warehouse import IngestRecord, Warehouse, WarehouseUnavailableError
+from reval.warehouse import (
+    IngestRecord,
+    Warehouse,
+    WarehouseDamagedError,
+    WarehouseUnavailableError,
+    replace_warehouse,
+)
 
 
 @dataclass(frozen=True)
@@ -171,8 +178,8 @@ def init_workspace(settings: Settings) -> Path:
     for folder in settings.workspace_dirs():
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     write_default_programme(settings.home)
-    with Warehouse(settings.warehouse_path, lock_timeout=settings.writer_lock_timeout):
-        pass
+    with Warehouse(settings.warehouse_path, lock_timeout=settings.writer_lock_timeout) as warehouse:
+        warehouse.verify()  # a damaged warehouse is said before any writer starts on it
     return settings.home
 
 
@@ -205,6 +212,111 @@ def archive_upload(settings: Settings, source: Path, sha256: str, original_name:
     return target
 
 
+ARCHIVE_MANIFEST: str = "manifest.jsonl"
+"""One JSON line per archived upload, in the order they arrived: what ``reval rebuild``
+replays."""
+
+
+def _note_in_manifest(settings: Settings, ingest_id: str, sha256: str, name: str,
+                      site_id: str | None, received: dt.datetime, archived: Path) -> None:  # fmt: skip
+    line = json.dumps({
+        "ingest_id": ingest_id, "sha256": sha256, "file": name, "site_id": site_id,
+        "received_at": received.isoformat(), "archive": str(archived.relative_to(settings.home)),
+    })  # fmt: skip
+    fd = os.open(
+        settings.archive_dir / ARCHIVE_MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+    )
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+
+
+def archive_manifest(settings: Settings) -> list[dict[str, str | None]]:
+    """Every archived upload, oldest first."""
+    path = settings.archive_dir / ARCHIVE_MANIFEST
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+@dataclass(frozen=True)
+class WorkspaceCheck:
+    """What ``reval check`` found: rows read per table, and archived files that are missing."""
+
+    rows: dict[str, int]
+    archived: int
+    missing: list[str]
+
+
+def check_workspace(settings: Settings) -> WorkspaceCheck:
+    """Read the whole warehouse (every block's checksum verified) and look for every
+    archived upload; :class:`WarehouseDamagedError` says what is damaged."""
+    if not settings.warehouse_path.exists():
+        raise RevalError(f"There is no warehouse at {settings.warehouse_path}; run 'reval init'.")
+    with Warehouse(settings.warehouse_path, read_only=True,
+                   lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+        rows = warehouse.verify()
+        paths = [p for p in warehouse.ingests()["archive_path"] if p]
+    missing = sorted({p for p in paths if not Path(p).is_file()})
+    return WorkspaceCheck(rows, len(set(paths)), missing)
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    """A warehouse rebuilt from the archive: rows per table before (None when the old one
+    could not be read) and after, the files replayed and any that were missing."""
+
+    replayed: int
+    missing: list[str]
+    before: dict[str, int] | None
+    after: dict[str, int]
+    kept_as: Path | None
+
+
+def rebuild_warehouse(settings: Settings) -> RebuildReport:
+    """Replay every archived upload, in the order it arrived, into a new warehouse; put it
+    in place of the old one (kept beside it) and compare current rows per table. Stored
+    evaluation runs are not replayed: run 'reval evaluate' (or the nightly run) after."""
+    entries = archive_manifest(settings)
+    if not entries:
+        raise RevalError(
+            f"There is nothing to rebuild from: {settings.archive_dir / ARCHIVE_MANIFEST} "
+            "lists no archived uploads."
+        )
+    before: dict[str, int] | None = None
+    if settings.warehouse_path.exists():
+        try:
+            with Warehouse(settings.warehouse_path, read_only=True,
+                           lock_timeout=settings.writer_lock_timeout) as old:  # fmt: skip
+                before = old.row_counts()
+        except WarehouseDamagedError:
+            before = None
+    staging = settings.home / f".rebuild-{uuid.uuid4().hex[:8]}"
+    fresh = Settings(**{**settings.model_dump(), "home": staging})
+    staging.mkdir(mode=0o700)
+    for name in (PROGRAMME_FILE,):
+        if (settings.home / name).is_file():
+            shutil.copyfile(settings.home / name, staging / name)
+    missing: list[str] = []
+    replayed = 0
+    try:
+        init_workspace(fresh)
+        for entry in entries:
+            archived = settings.home / str(entry["archive"])
+            if not archived.is_file():
+                missing.append(str(entry["archive"]))
+                continue
+            ingest_file(fresh, archived, str(entry["file"]), site_id=entry["site_id"],
+                        archived_as=str(entry["sha256"]))  # fmt: skip
+            replayed += 1
+        with Warehouse(fresh.warehouse_path, read_only=True) as rebuilt:
+            after = rebuilt.row_counts()
+        kept_as = replace_warehouse(settings.warehouse_path, fresh.warehouse_path,
+                                    lock_timeout=settings.writer_lock_timeout)  # fmt: skip
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return RebuildReport(replayed, missing, before, after, kept_as)
+
+
 def validate_file(
     settings: Settings, path: Path, original_name: str | None = None, *, site_id: str | None = None
 ) -> IngestReport:
@@ -219,12 +331,15 @@ def ingest_file(
     *,
     site_id: str | None = None,
     dry_run: bool = False,
+    archived_as: str | None = None,
 ) -> IngestReport:
     """Archive, read, validate and load one uploaded file, losing nothing.
 
     ``site_id`` scopes the upload to one site: rows for any other site are rejected.
     Rows are checked against the workspace's contract (its programme file, if any).
     The whole file is loaded in one transaction; the same bytes twice load nothing.
+    ``archived_as`` (a rebuild replaying the archive) says ``path`` is already the
+    archived copy of an upload whose SHA-256 was this: it is read, not archived again.
     """
     private_files()
     name = mask_name(Path(original_name or path.name).name)  # shown, logged and stored
@@ -234,8 +349,11 @@ def ingest_file(
     _kind, refusals = inspect_upload(path, name, max_bytes=settings.max_upload_bytes,
                                     max_unpacked_bytes=settings.max_unpacked_bytes)  # fmt: skip
     too_large = any(p.reason == "file_too_large" for p in refusals)
-    sha256 = _sha256_of(path)
-    archived = None if (dry_run or too_large) else archive_upload(settings, path, sha256, name)
+    sha256 = archived_as or _sha256_of(path)
+    archived = None if (dry_run or too_large) else path if archived_as else archive_upload(
+        settings, path, sha256, name)  # fmt: skip
+    if archived is not None and archived_as is None:
+        _note_in_manifest(settings, ingest_id, sha256, name, site_id, received, archived)
 
     if refusals:
         report = IngestReport(ingest_id, name, sha256, "refused" if not dry_run else "invalid",

@@ -22,10 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
+import sys
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final
 
@@ -110,11 +113,103 @@ class WarehouseUnavailableError(RevalError):
 class WarehouseBusyError(WarehouseUnavailableError):
     """Another process is writing; the caller may try again shortly."""
 
-    def __init__(self, path: Path, timeout: float) -> None:
+    def __init__(self, path: Path, timeout: float, holder: LockHolder | None = None) -> None:
+        who = f": {holder.describe()}" if holder is not None else ""
         super().__init__(
-            f"The warehouse ({path}) is busy with another upload or run and did not come free "
-            f"within {timeout:g} seconds. Nothing was changed; try again in a minute."
+            f"The warehouse is busy with another upload or run{who}; it did not come free "
+            f"within {timeout:g} s. Nothing was changed; try again in a minute."
         )
+        self.holder = holder
+
+
+class WarehouseDamagedError(WarehouseUnavailableError):
+    """The warehouse file cannot be read: what is damaged, and how to restore it."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        super().__init__(
+            f"The warehouse {path} is damaged ({what}), so reval cannot use it; nothing was "
+            "changed. Restore it from the archive with 'reval rebuild': every archived upload "
+            "is loaded again, in the order it arrived, into a new warehouse, and the damaged "
+            "file is kept beside it."
+        )
+        self.what = what
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds the warehouse: written beside the lock when it is taken."""
+
+    pid: int
+    command: str
+    since: str
+    """UTC, ISO 8601."""
+
+    def held_seconds(self) -> float:
+        since = dt.datetime.fromisoformat(self.since)
+        return max(0.0, (dt.datetime.now(dt.UTC) - since).total_seconds())
+
+    def describe(self) -> str:
+        seconds = int(self.held_seconds())
+        held = f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+        return f"'{self.command}' (process {self.pid}) has held it for {held}"
+
+
+def lock_holder(path: Path) -> LockHolder | None:
+    """Who holds the warehouse at ``path`` now, if anyone said so."""
+    try:
+        return LockHolder(**json.loads(Path(str(path) + ".holder").read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+DAMAGE_WORDS: Final[tuple[tuple[str, str], ...]] = (
+    ("not a valid DuckDB database file", "its header is not that of a DuckDB database"),
+    ("checksum", "a block of it failed its checksum"),
+    ("Could not read enough bytes", "it is shorter than it says it is (cut off)"),
+)
+
+
+def damage_words(error: BaseException) -> str:
+    """What DuckDB's complaint about a damaged file means, in plain words (else its first
+    line)."""
+    text = str(error).strip()
+    for found, words in DAMAGE_WORDS:
+        if found.casefold() in text.casefold():
+            return words
+    return (text.splitlines()[0] if text else type(error).__name__)[:200]
+
+
+def replace_warehouse(path: Path, rebuilt: Path, *, lock_timeout: float = 120.0) -> Path | None:
+    """Put the warehouse file ``rebuilt`` in place of ``path`` under the writer lock; the
+    old file (and its write-ahead log) is kept beside it. Returns where it was kept."""
+    lock = FileLock(str(path) + ".lock", thread_local=False)
+    try:
+        lock.acquire(timeout=lock_timeout)
+    except Timeout as busy:
+        raise WarehouseBusyError(path, lock_timeout, lock_holder(path)) from busy
+    try:
+        kept = None
+        if path.exists():
+            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+            kept = path.with_name(f"{path.name}.replaced-{stamp}")
+            path.replace(kept)
+            wal = Path(str(path) + ".wal")
+            if wal.exists():
+                wal.replace(Path(str(kept) + ".wal"))
+        rebuilt.replace(path)
+        return kept
+    finally:
+        lock.release()
+
+
+def _command_line() -> str:
+    words = [Path(sys.argv[0]).name if sys.argv else "python", *sys.argv[1:3]]
+    return " ".join(w for w in words if w)[:80]
+
+
+SAME_PROCESS_WAIT: Final[float] = 120.0
+"""How long a connection waits behind another of the same process (the portal's uploads
+queue behind each other) whatever its own timeout for other processes."""
 
 
 LOAD_SLICE_ROWS: Final[int] = 200_000
@@ -139,19 +234,46 @@ class Warehouse:
         private_files()
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = FileLock(str(path) + ".lock", thread_local=False)
-        try:
-            self._lock.acquire(timeout=lock_timeout)
-        except Timeout as busy:
-            raise WarehouseBusyError(path, lock_timeout) from busy
+        self._holder = Path(str(path) + ".holder")
+        self._take_lock(lock_timeout)
         try:
             if read_only and not path.exists():
                 duckdb.connect(str(path)).close()
-            self.con = duckdb.connect(str(path), read_only=read_only)
-            if not read_only:
-                self.create_schema()
+            try:
+                self.con = duckdb.connect(str(path), read_only=read_only)
+                if not read_only:
+                    self.create_schema()
+            except duckdb.Error as error:
+                raise WarehouseDamagedError(path, damage_words(error)) from error
         except BaseException:
-            self._lock.release()
+            self._release_lock()
             raise
+
+    def _take_lock(self, lock_timeout: float) -> None:
+        """Wait for the writer lock: up to ``lock_timeout`` behind another process, longer
+        (:data:`SAME_PROCESS_WAIT`) behind this one's own connections; then say who holds it."""
+        started = time.monotonic()
+        while True:
+            try:
+                self._lock.acquire(timeout=0.25)
+                break
+            except Timeout:
+                waited = time.monotonic() - started
+                holder = lock_holder(self.path)
+                ours = holder is not None and holder.pid == os.getpid()
+                if waited >= (max(lock_timeout, SAME_PROCESS_WAIT) if ours else lock_timeout):
+                    raise WarehouseBusyError(self.path, lock_timeout, holder) from None
+        try:
+            since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            holder_text = json.dumps(asdict(LockHolder(os.getpid(), _command_line(), since)))
+            self._holder.write_text(holder_text, encoding="utf-8")
+        except OSError:
+            pass  # who holds it is a courtesy for the busy message, never a reason to fail
+
+    def _release_lock(self) -> None:
+        with suppress(OSError):
+            self._holder.unlink()
+        self._lock.release()
 
     def __enter__(self) -> Warehouse:
         return self
@@ -163,7 +285,26 @@ class Warehouse:
         try:
             self.con.close()
         finally:
-            self._lock.release()
+            self._release_lock()
+
+    def verify(self) -> dict[str, int]:
+        """Read every row of every table (DuckDB checks each block's checksum as it reads):
+        rows per table, or :class:`WarehouseDamagedError` naming what could not be read."""
+        counts: dict[str, int] = {}
+        try:
+            tables = [r[0] for r in self.con.execute(
+                "SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()]  # fmt: skip
+        except duckdb.Error as error:
+            raise WarehouseDamagedError(self.path, damage_words(error)) from error
+        for table in tables:
+            try:
+                reader = self.con.sql(f'SELECT * FROM "{table}"').fetch_arrow_reader(100_000)
+                counts[table] = sum(batch.num_rows for batch in reader)
+            except duckdb.Error as error:
+                raise WarehouseDamagedError(
+                    self.path, f"table {table} cannot be read: {damage_words(error)}"
+                ) from error
+        return counts
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -56,7 +56,7 @@ from reval.uploads import (
     upload_history,
     upload_record,
 )
-from reval.warehouse import IngestRecord, WarehouseBusyError
+from reval.warehouse import IngestRecord, WarehouseBusyError, WarehouseDamagedError
 
 PACKAGE_DIR: Final[Path] = Path(__file__).parent
 SESSION_COOKIE: Final[str] = "reval_session"
@@ -124,6 +124,10 @@ class PortalState:
 def create_app(settings: Settings) -> FastAPI:
     """The portal for one workspace (tests build one per temporary workspace)."""
     private_files()  # uploads, templates and fix-up workbooks: owner-only
+    # a page waits this long for another process's job (the nightly run), then says busy;
+    # uploads still queue behind each other (the warehouse waits longer for this process)
+    settings = Settings(**{**settings.model_dump(), "writer_lock_timeout": min(
+        settings.writer_lock_timeout, settings.portal_busy_seconds)})  # fmt: skip
     settings.portal_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # tokens, log, secret
     state = PortalState(settings)
     app = FastAPI(title="reval portal", docs_url=None, redoc_url=None, openapi_url=None)
@@ -348,10 +352,12 @@ def _add_routes(app: FastAPI, state: PortalState) -> None:
                     partial(ingest_file, settings, received.path, name, site_id=site_id),
                     limiter=state.ingest_limiter(),
                 )
-            except WarehouseBusyError:
-                return refuse(request, 503, "reval is busy loading other uploads and could not "
-                              "take yours in time. Your file was kept safely; please upload it "
-                              "again in a few minutes.", event="upload", who=who, file=name)  # fmt: skip
+            except WarehouseBusyError as error:
+                return refuse(request, 503, f"{_busy_words(error)} Nothing from your file was "
+                              "loaded; please upload it again then.", event="upload", who=who,
+                              file=name)  # fmt: skip
+            except WarehouseDamagedError:
+                return refuse(request, 503, DAMAGED_WORDS, event="upload", who=who, file=name)
             except RevalError as error:
                 return refuse(request, 400, str(error), event="upload", who=who, file=name)
         finally:
@@ -514,6 +520,19 @@ def _too_many_sign_ins(request: Request, wait: float) -> HTMLResponse:
     return response
 
 
+DAMAGED_WORDS: Final[str] = (
+    "reval's data store needs repair, so this page cannot be shown. Nothing you sent was "
+    "lost; the evaluation team has been told what to do ('reval check', 'reval rebuild')."
+)
+
+
+def _busy_words(error: WarehouseBusyError) -> str:
+    """Busy, try again in a minute: said within ``portal_busy_seconds``, not after the
+    two minutes a command-line ingest would wait."""
+    job = "" if error.holder is None else f" ({error.holder.command})"
+    return f"reval is busy with another job{job}: busy, try again in a minute."
+
+
 def _csrf_refusal(request: Request, who: Principal | None) -> HTMLResponse:
     return refuse(request, 403, "This form had expired or did not come from this portal, so it "
                   "was not accepted. Go back, reload the page and try again.", event="csrf",
@@ -537,9 +556,12 @@ def _add_error_pages(app: FastAPI, state: PortalState) -> None:
 
     @app.exception_handler(WarehouseBusyError)
     async def busy(request: Request, error: WarehouseBusyError) -> Response:
-        return refuse(request, 503, "reval is busy with a long job (such as the nightly "
-                      "evaluation) and could not answer in time. Nothing was lost; please try "
-                      "again in a few minutes.", event="http_error")  # fmt: skip
+        return refuse(request, 503, f"{_busy_words(error)} Nothing was lost.",
+                      event="http_error")  # fmt: skip
+
+    @app.exception_handler(WarehouseDamagedError)
+    async def damaged(request: Request, error: WarehouseDamagedError) -> Response:
+        return refuse(request, 503, DAMAGED_WORDS, event="http_error", error=error.what)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, error: Exception) -> Response:
