@@ -298,7 +298,7 @@ class Warehouse:
             raise WarehouseDamagedError(self.path, damage_words(error)) from error
         for table in tables:
             try:
-                reader = self.con.sql(f'SELECT * FROM "{table}"').fetch_arrow_reader(100_000)
+                reader = self.con.sql(f'SELECT * FROM "{table}"').to_arrow_reader(100_000)
                 counts[table] = sum(batch.num_rows for batch in reader)
             except duckdb.Error as error:
                 raise WarehouseDamagedError(
