@@ -9,7 +9,7 @@ import pytest
 import xlsxwriter
 
 from reval.ingest.cleaning import clean_table
-from reval.ingest.problems import Problem, group_problems, rows_text
+from reval.ingest.problems import Problem, belongs_elsewhere, group_problems, rows_text
 from reval.ingest.readers import read_tables
 from reval.ingest.validation import validate_table
 
@@ -191,3 +191,15 @@ def test_a_result_line_is_a_sentence_with_the_value_in_it() -> None:
     (group,) = group_problems([blank])
     assert group.finding() == "This cell is blank; fill it in (every row needs a phase)."
     assert group.container() == "events.csv"
+
+
+def test_a_file_of_sites_the_programme_does_not_have_is_one_sentence() -> None:
+    unknown = [Problem("other.csv", None, r, "site_id", "leeds_north", "is not a site reval "
+                       "knows", "unknown_site", cell=f"A{r}") for r in (2, 3)]  # fmt: skip
+    assert belongs_elsewhere(unknown, 2, None, {"gm_cancer": "GM Cancer"}) == (
+        "This file is for leeds_north, which is not a site of this programme: none of its 2 rows "
+        "could be loaded. Check you chose the right file, or ask the evaluation team to add the "
+        "site first."
+    )
+    assert belongs_elsewhere(unknown, 3, None, {"gm_cancer": "GM Cancer"}) is None  # one is ours
+    assert belongs_elsewhere(unknown, 2, None, {}) is None  # no sites yet: nothing to compare

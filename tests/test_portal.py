@@ -381,6 +381,11 @@ def test_a_site_cannot_load_rows_for_another_site(as_a: TestClient, settings: Se
     assert "every one of its 3 rows names another site in site_id, so nothing was loaded" in text
     assert "Download the rows to fix" not in text
     assert 'class="problems"' not in text
+    # nor in the history: that upload's line says whose file it was not
+    line = re.search(r"<td><a href=\"/uploads/[0-9a-f]+\">theirs.csv</a></td>.*?</tr>", text)
+    assert line
+    assert "Not this site's file" in line[0]
+    assert "fixes.xlsx" not in line[0]
     assert warehouse_events(settings, "crosssite") == []
 
 

@@ -138,8 +138,11 @@ def _print_reports(reports: list, as_json: bool) -> None:  # type: ignore[type-a
         return
     for report in reports:
         typer.echo(report.summary())
-        for problem in report.problems:
-            typer.echo(f"  - {problem.message()}")
+        if report.verdict:  # the whole file is another site's: one sentence, no rows to fix
+            typer.echo(f"  {report.verdict}")
+            continue
+        for group in report.groups():  # the same problem on many rows is one line
+            typer.echo(f"  - {group.message()}")
         if report.rows_rejected and report.status not in {"valid", "partly_valid", "invalid"}:
             typer.echo(f"  Rows to fix: reval rejected {report.ingest_id} -o fixes.xlsx")
 

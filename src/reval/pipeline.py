@@ -436,7 +436,8 @@ def ingest_file(
             warehouse.record_ingest(IngestRecord(
                 ingest_id, sha256, name, str(archived), site_id or _single_site(final), received,
                 contract.version, report.status, report.rows_accepted, report.rows_rejected,
-                f"{len(report.problems)} problem(s)" if report.problems else "all rows accepted"))  # fmt: skip
+                report.verdict or (f"{len(report.problems)} problem(s)" if report.problems
+                                   else "all rows accepted")))  # fmt: skip
     return report
 
 

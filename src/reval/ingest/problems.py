@@ -285,6 +285,8 @@ def belongs_elsewhere(
             f"Check you chose the right file; if it really is {mine}'s data, write "
             f"{upload_site} in the site_id column and upload it again"
         )
+    if not site_names:
+        return None  # a programme with no sites yet: not "another programme's" file
     verb = "is not a site" if len(found) == 1 else "are not sites"
     return sentence(
         f"This file is for {sites}, which {verb} of this programme: none of its {rows_read} "
