@@ -106,6 +106,11 @@ CASES = [
     Case("second.xlsx", {"survey_responses": [
         survey(1, response_id="ST-0001-W1-again", sex="F"), survey(5)]},
          before=[{"survey_responses": [survey(1)]}]),
+    Case("with catalogue.xlsx", {
+        "paradigm_statements": [{"item": "we_decide", "statement": "We decide together",
+                                 "paradigm": "new", "theme": "power"}],
+        "events": [{**EVENT, "phase": "peak"}],
+    }, site="gm_cancer"),
     Case("wrong file.csv", {"events": [{**EVENT, "site_id": "stockport_together",
                                          "description": f"event {i}"} for i in range(30)]},
          site="gm_cancer"),
@@ -148,7 +153,7 @@ def fix_as_told(table: str, site: str | None) -> Fix:
     def fix(frame: pd.DataFrame, p: Problem) -> None:
         if p.reason in NOTE_REASONS:
             return  # a note keeps its rows: nothing to fix
-        good = {**GOOD[table], **({"site_id": site} if site else {})}
+        good = {**GOOD.get(table, {}), **({"site_id": site} if site else {})}
         if p.reason == "missing_column":
             frame[p.column] = good[p.column]
         elif p.reason == "duplicate_key" and "reuse response_id" in p.expected:
@@ -162,6 +167,8 @@ def fix_as_told(table: str, site: str | None) -> Fix:
                 frame.loc[p.row, column] = None
         elif p.reason == "unknown_item":
             frame.loc[p.row, p.column] = None
+        elif p.reason == "wrong_site" and p.column is None:  # "remove this sheet"
+            frame.loc[p.row] = None
         elif p.reason in {"wrong_site", "unknown_site"}:
             frame.loc[p.row, "site_id"] = site or "stockport_together"
         elif p.column and p.column.endswith("_date"):
@@ -231,6 +238,8 @@ def test_fixing_the_fix_up_workbook_as_its_notes_say_leaves_none(
     first = ingest_file(base, path, site_id=case.site)
     book_path = write_fixes(base, first.ingest_id, tmp_path / "to fix.xlsx")
     book = openpyxl.load_workbook(book_path)
+    if case.site:  # a site cannot change the catalogue: no rows of it to fix
+        assert "paradigm_statements" not in book.sheetnames
     with Warehouse(base.warehouse_path, read_only=True) as warehouse:
         rejected = warehouse.rejected(first.ingest_id)
     read = {t.sheet: t for t in read_tables(book_path).tables}

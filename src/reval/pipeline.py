@@ -603,6 +603,10 @@ def write_fixes(settings: Settings, file_or_ingest_id: str, out: Path) -> Path:
         name = str(sheet) if isinstance(sheet, str) and sheet else str(table)
         problems = [[p for p in json.loads(found) if p.get("reason") not in NOTE_REASONS]
                     for found in rows["problems"]]  # fmt: skip
+        if table == "paradigm_statements" and all(
+            p.get("reason") == "wrong_site" for found in problems for p in found
+        ):
+            continue  # the evaluation team's catalogue, sent by a site: nothing there to fix
         sheets.append(FixUpSheet(table, name[:31], [json.loads(c) for c in rows["cells"]],
                                  problems, [int(r) for r in rows["source_row"]]))  # fmt: skip
     write_fix_up_workbook(out, sheets, source_name=record.original_filename)
