@@ -8,6 +8,7 @@ problem at all: nothing new appears once the listed ones are fixed.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -290,3 +291,20 @@ def _moved(p: Problem, moved: dict[int, int]) -> Problem:
 
 def _cell(value: object) -> object:
     return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+
+
+def test_reval_fixes_writes_the_fix_up_workbook(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from reval.cli import app
+
+    monkeypatch.setenv("REVAL_HOME", str(tmp_path / "ws"))
+    bad = write_case(tmp_path / "events.csv", frames({"events": [{**EVENT, "phase": "peak"}]}))
+    runner = CliRunner()
+    ingested = runner.invoke(app, ["ingest", str(bad), "--json"])
+    ingest_id = json.loads(ingested.output)[0]["ingest_id"]
+    result = runner.invoke(app, ["fixes", ingest_id, "-o", str(tmp_path / "fix.xlsx")])
+    assert result.exit_code == 0, result.output
+    sheet = openpyxl.load_workbook(tmp_path / "fix.xlsx")["events"]
+    assert [c.value for c in sheet[1]][:2] == ["problems", "site_id"]
+    assert sheet["E2"].comment.text.startswith("Sheet events, cell E2 (phase): 'peak'")

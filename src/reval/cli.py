@@ -178,6 +178,7 @@ def validate(
     raise typer.Exit(0 if all(r.fully_accepted for r in reports) else 1)
 
 
+@app.command("fixes")
 @app.command()
 def rejected(
     upload: Annotated[str, typer.Argument(help="Ingest id, or the path of the uploaded file.")],
@@ -185,7 +186,8 @@ def rejected(
         "fixes.xlsx"
     ),
 ) -> None:
-    """Write an upload's rejected rows, with a 'problems' column, to fix and re-upload."""
+    """Write an upload's rows to fix as a fix-up workbook: problems column first, each bad
+    cell red with its message as a note, the template's dropdowns (also: reval fixes)."""
     from reval.errors import RevalError
     from reval.pipeline import write_fixes
 
