@@ -17,6 +17,10 @@ from __future__ import annotations
 import re
 from typing import Final
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 NHS_NUMBER_MASK: Final[str] = "[NHS number removed]"
 """What a cell shows where an NHS number was."""
 NHS_NAME_MASK: Final[str] = "NHS number removed"
@@ -32,7 +36,8 @@ NOT_NHS: Final[re.Pattern[str]] = re.compile(
     r"|(?<![0-9A-Za-z])(?:[0-9a-f]{32,}|[0-9A-F]{32,})(?![0-9A-Za-z])"  # a digest or hex id
     r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # a UUID
 )
-ANY_DIGIT_RUN: Final[re.Pattern[str]] = re.compile(r"\d(?:[ -]?\d){9}")
+DIGIT_RUN: Final[re.Pattern[str]] = re.compile(r"\d(?:[ -]?\d){9,}")
+"""A run of ten or more digits, each pair separated by at most one space or dash."""
 
 
 def is_nhs_number(digits: str) -> bool:
@@ -46,21 +51,34 @@ def is_nhs_number(digits: str) -> bool:
 
 
 def nhs_number_spans(text: str) -> list[tuple[int, int]]:
-    """Where NHS numbers are in ``text``: (start, end) pairs, merged where they overlap."""
-    if ANY_DIGIT_RUN.search(text) is None:
-        return []
-    excluded = [m.span() for m in NOT_NHS.finditer(text)]
+    """Where NHS numbers are in ``text``: (start, end) pairs, merged where they overlap.
+
+    Runs of ten or more digits are found first (fast); only inside those are the
+    ten-digit windows tried, so a large file of numbers costs one regex pass."""
+    excluded: list[tuple[int, int]] | None = None
     spans: list[tuple[int, int]] = []
-    for match in CANDIDATE.finditer(text):
-        start, end = match.start(1), match.end(1)
-        if not is_nhs_number(re.sub(r"[ -]", "", match.group(1))):
-            continue
-        if any(a < end and start < b for a, b in excluded):
-            continue
-        if spans and start < spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+    for run in DIGIT_RUN.finditer(text):
+        start, end = run.span()
+        chunk = run.group()
+        if chunk.isdigit():  # no separators: only a run of exactly ten can be one
+            if len(chunk) != 10 or (start and text[start - 1] == ".") or not is_nhs_number(chunk):
+                continue
+            found = [(start, end)]
         else:
-            spans.append((start, end))
+            found = [
+                (m.start(1), m.end(1))
+                for m in CANDIDATE.finditer(text, start, end)
+                if is_nhs_number(re.sub(r"[ -]", "", m.group(1)))
+            ]
+        for a, b in found:
+            if excluded is None:
+                excluded = [m.span() for m in NOT_NHS.finditer(text)]
+            if any(x < b and a < y for x, y in excluded):
+                continue
+            if spans and a < spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(b, spans[-1][1]))
+            else:
+                spans.append((a, b))
     return spans
 
 
@@ -79,6 +97,26 @@ def mask_nhs_numbers(text: str, mask: str = NHS_NUMBER_MASK) -> str:
         last = end
     out.append(text[last:])
     return "".join(out)
+
+
+def mask_nhs_numbers_in(text: str, separator: str, mask: str = NHS_NUMBER_MASK) -> str:
+    """:func:`mask_nhs_numbers` for a whole file: ``text`` is cut at ``separator`` (a
+    line break for CSV, ``<`` for XML: no number runs across one), Arrow's regex engine
+    picks the pieces worth a look in one pass, and only those are searched digit by
+    digit (Python's regex takes ~10 s over a 40 MB CSV of numbers; this, under one)."""
+    whole = pc.match_substring_regex(pa.array([text], pa.large_string()), PREFILTER)
+    if not whole[0].as_py():
+        return text  # the common case: one linear pass over the whole file
+    pieces = text.split(separator)
+    hits = pc.fill_null(
+        pc.match_substring_regex(pa.array(pieces, pa.large_string()), PREFILTER), False
+    )
+    found = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
+    if not len(found):
+        return text
+    for i in found:
+        pieces[i] = mask_nhs_numbers(pieces[i], mask)
+    return separator.join(pieces)
 
 
 def mask_name(name: str) -> str:

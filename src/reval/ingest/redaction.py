@@ -15,13 +15,13 @@ import io
 import re
 import zipfile
 from typing import Final
+from xml.sax.saxutils import escape
 
 from reval.identifiers import (
     NHS_NAME_MASK,
     NHS_NUMBER_MASK,
-    has_nhs_number,
     mask_name,
-    mask_nhs_numbers,
+    mask_nhs_numbers_in,
 )
 from reval.ingest.readers import CSV_ENCODINGS, FileKind
 
@@ -56,7 +56,7 @@ def _redacted_text(data: bytes) -> bytes | None:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        masked = mask_nhs_numbers(text)
+        masked = mask_nhs_numbers_in(text, "\n")
         if masked == text:
             return None
         if encoding == "utf-8-sig" and not data.startswith(b"\xef\xbb\xbf"):
@@ -68,7 +68,7 @@ def _redacted_text(data: bytes) -> bytes | None:
 def _redacted_bytes(data: bytes) -> bytes | None:
     """Byte-level masking of a file that is not a readable package."""
     text = data.decode("latin-1")
-    masked = mask_nhs_numbers(text, "#" * 10)
+    masked = mask_nhs_numbers_in(text, "\n", "#" * 10)
     return None if masked == text else masked.encode("latin-1", errors="replace")
 
 
@@ -86,35 +86,42 @@ def _redacted_package(data: bytes, kind: FileKind) -> bytes | None:
                 if masked != text:
                     changed = True
                     content = masked.encode("utf-8", errors="surrogateescape")
-            elif has_nhs_number(content.decode("latin-1")):
-                changed = True
-                content = mask_nhs_numbers(content.decode("latin-1"), "#" * 10).encode("latin-1")
+            else:
+                raw = content.decode("latin-1")
+                masked_raw = mask_nhs_numbers_in(raw, "\n", "#" * 10)
+                if masked_raw != raw:
+                    changed = True
+                    content = masked_raw.encode("latin-1")
             target.writestr(info, content, compress_type=info.compress_type)
     return out.getvalue() if changed else None
 
 
 def _redacted_xml(text: str, kind: FileKind) -> str:
-    text = SHEET_NAME.sub(lambda m: f'{m["attr"]}{mask_name(m["name"])}"', text)
+    """Sheet names masked, then every NHS number; a numeric cell that held one becomes a
+    text cell showing the mask (only parts holding one are looked at cell by cell)."""
+    if "name=" in text:
+        text = SHEET_NAME.sub(lambda m: f'{m["attr"]}{mask_name(m["name"])}"', text)
+    masked = mask_nhs_numbers_in(text, "<")
+    if masked == text:
+        return text
     if kind == "xlsx":
-        text = XLSX_NUMBER_CELL.sub(_xlsx_number_cell, text)
-    else:
-        text = ODS_CELL.sub(_ods_cell, text)
-    return mask_nhs_numbers(text)
+        return XLSX_NUMBER_CELL.sub(_xlsx_number_cell, masked)
+    return ODS_CELL.sub(_ods_cell, masked)
 
 
 def _xlsx_number_cell(match: re.Match[str]) -> str:
     attrs, value = match["attrs"], match["value"]
     kind = re.search(r'\bt="([^"]*)"', attrs)
-    if (kind is not None and kind[1] not in {"n", "str"}) or not has_nhs_number(value):
+    if (kind is not None and kind[1] not in {"n", "str"}) or NHS_NUMBER_MASK not in value:
         return match[0]
     attrs = XLSX_TYPE.sub("", attrs)
-    return f'<c{attrs} t="inlineStr"><is><t>{NHS_NUMBER_MASK}</t></is></c>'
+    return f'<c{attrs} t="inlineStr"><is><t>{escape(value)}</t></is></c>'
 
 
 def _ods_cell(match: re.Match[str]) -> str:
     tag = match[0]
     value = ODS_VALUE.search(tag)
-    if value is None or not has_nhs_number(value["value"]):
+    if value is None or NHS_NUMBER_MASK not in value["value"]:
         return tag
     tag = ODS_VALUE.sub("", tag)
     return re.sub(r'(office|calcext):value-type="[^"]*"', r'\1:value-type="string"', tag)
