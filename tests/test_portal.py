@@ -408,6 +408,20 @@ def test_a_large_file_for_another_site_gives_a_short_page(
     assert listed["cell"].iloc[-1] == "A10001"
 
 
+def test_notes_are_worth_knowing_not_problems_to_fix(as_a: TestClient, settings: Settings) -> None:
+    """A note keeps its rows (an age band overlapping another): the file is accepted and
+    the note is said apart from anything to fix."""
+    book = SAMPLE_DATA_DIR / "workbooks" / f"{SITE_A}.xlsx"
+    survey = pd.read_excel(book, sheet_name="survey_responses", engine="calamine").head(1)
+    survey["response_id"], survey["respondent_id"] = "NOTE-1", "NOTE1"
+    survey["age_band"] = "60-69"
+    response = upload(as_a, "survey_responses.csv", survey.to_csv(index=False).encode())
+    text = re.sub(r"\s+", " ", response.text)
+    assert "Worth knowing" in text
+    assert "overlaps the age band" in text
+    assert "What to fix" not in text
+
+
 def test_the_same_problem_on_many_rows_is_one_line(as_a: TestClient, settings: Settings) -> None:
     lines = events_csv(SITE_A, "manyrows", rows=28, phase="growing").decode().splitlines()
     lines[5] = lines[5].replace("growing", "emergence")

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from reval.config import Settings, private_files
 from reval.contract import TABLES, table_schema
 from reval.errors import RevalError
+from reval.ingest.problems import NOTE_REASONS, group_problems
 from reval.pipeline import IngestReport, UnknownUploadError, ingest_file, write_fixes
 from reval.portal.access import SESSIONS_FILE, Principal, SessionStore, TokenStore
 from reval.portal.library import ReportFile, find_report, latest_reports, may_read
@@ -501,12 +502,14 @@ def _result_page(request: Request, who: Principal, report: IngestReport,
     if report.verdict:
         meaning = "Nothing from this file was loaded."
     status = 422 if report.status in {"refused", "rejected"} else 200
-    groups = report.groups()
-    rows_with_problems = len({(p.sheet, p.row) for p in report.problems if p.row is not None})
+    faults = [p for p in report.problems if p.reason not in NOTE_REASONS]
+    groups = group_problems(faults)
+    notes = group_problems([p for p in report.problems if p.reason in NOTE_REASONS])
+    rows_with_problems = len({(p.sheet, p.row) for p in faults if p.row is not None})
     return page(request, "result.html", status, who=who, report=report, headline=headline,
                 max_mb=_mb(request.app.state.portal.settings.max_upload_bytes),
-                meaning=meaning, groups=groups[:MAX_GROUPS_SHOWN],
-                hidden=max(0, len(groups) - MAX_GROUPS_SHOWN),
+                meaning=meaning, groups=groups[:MAX_GROUPS_SHOWN], faults=len(faults),
+                hidden=max(0, len(groups) - MAX_GROUPS_SHOWN), notes=notes[:MAX_GROUPS_SHOWN],
                 rows_with_problems=rows_with_problems, history=history,
                 status_words=status_words, received=received)  # fmt: skip
 
