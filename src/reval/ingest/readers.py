@@ -339,9 +339,12 @@ def _first_binary_line(data: mmap.mmap, window: int = 1 << 25) -> int | None:
     view = np.frombuffer(data, dtype=np.uint8)
     for lo in range(0, len(view), window):
         part = view[lo : lo + window]
-        flags = _CONTROL[part]
-        if not flags.any():
+        # counting first (a table lookup of every byte costs ten times as much): only a
+        # window with control bytes other than line ends and tabs is looked at closely
+        plain = sum(int(np.count_nonzero(part == b)) for b in (9, 10, 13))
+        if int(np.count_nonzero(part < 32)) == plain:
             continue
+        flags = _CONTROL[part]
         starts = np.arange(0, len(part), BINARY_BLOCK_BYTES)
         counts = np.add.reduceat(flags, starts, dtype=np.int64)
         sizes = np.diff(np.append(starts, len(part)))
