@@ -788,6 +788,8 @@ def ingest_inbox_file(settings: Settings, path: Path) -> IngestReport:
     except (WarehouseUnavailableError, MemoryError):
         raise
     except Exception as error:  # one file must not stop the night
+        if type(error).__module__.startswith(("duckdb", "_duckdb")):
+            raise  # the warehouse's failure, not the file's: it stays for the next run
         reason = str(error) if isinstance(error, RevalError) else type(error).__name__
         problem = Problem(path.name, None, None, None, None,
                           f"could not be processed ({reason}); it was set aside so the other "

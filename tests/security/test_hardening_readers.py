@@ -272,3 +272,24 @@ def test_an_unexpected_error_in_one_inbox_file_sets_it_aside(
     assert report.status == "refused"
     (moved,) = (workspace.inbox_dir / "failed").glob("*-events.csv")
     assert "KeyError" in moved.with_name(moved.name + ".problems.txt").read_text()
+
+
+def test_a_warehouse_failure_is_not_blamed_on_the_inbox_file(
+    workspace: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DuckDB error while loading is the warehouse's problem: the file stays in the inbox
+    for the next run instead of being set aside as if it were bad."""
+    import duckdb
+
+    import reval.pipeline as pipeline
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise duckdb.IOException("Could not read enough bytes from file")
+
+    inbox_file = workspace.inbox_dir / "events.csv"
+    inbox_file.write_text("\n".join(events_lines(3)) + "\n")
+    monkeypatch.setattr(pipeline, "ingest_file", broken)
+    with pytest.raises(duckdb.IOException):
+        ingest_inbox_file(workspace, inbox_file)
+    assert inbox_file.is_file()
+    assert not (workspace.inbox_dir / "failed").exists()

@@ -568,6 +568,9 @@ def _add_error_pages(app: FastAPI, state: PortalState) -> None:
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, error: Exception) -> Response:
+        if type(error).__module__.startswith(("duckdb", "_duckdb")):  # damaged, found mid-read
+            return refuse(request, 503, DAMAGED_WORDS, event="http_error",
+                          error=type(error).__name__)  # fmt: skip
         state.audit.write("server_error", client=client_of(request), outcome="error",
                           path=request.url.path, error=type(error).__name__)  # fmt: skip
         html = state.pages.get_template("error.html").render(
