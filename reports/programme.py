@@ -31,7 +31,7 @@ show_list(content.summary_sentences(data, "all"), empty="No pooled results could
 # ## Intended versus actual outcomes
 
 # %%
-show_table(content.with_site_names(content.intended_table(data.intended), data), "What each site set out to change, and what happened.",
+show_table(content.with_site_names(content.intended_table(data.intended), data), "What each site set out to change, and what happened: the change is counted in the intended direction (more is better), from baseline to the survey wave named, or against matched groups.",
            empty="No intended outcomes were recorded.")  # fmt: skip
 show_list(content.verdict_rules(data.intended))
 show_table(

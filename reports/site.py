@@ -35,7 +35,7 @@ show_list(
 # ## Intended versus actual outcomes
 
 # %%
-show_table(content.intended_table(data.intended), "What the site set out to change, and what happened.",
+show_table(content.intended_table(data.intended), "What the site set out to change, and what happened: the change is counted in the intended direction (more is better), from baseline to the survey wave named, or against matched groups.",
            empty="No intended outcomes were recorded for this site.", hide=("Site",))  # fmt: skip
 show_list(content.verdict_rules(data.intended[data.intended["site_id"] == site]))
 show_table(content.gas_table(results), "Goal Attainment Scaling T-score: 50 = every scored outcome exactly "

@@ -157,17 +157,17 @@ def _intended_row(story: dict, site: str, row: dict) -> int:
     stored = stored.iloc[0]
     assert row["Verdict"] == stored["classification"]
     data = row["Data"]
-    if data.startswith("baseline to wave"):
+    if data.startswith("survey wave"):
         assert int(data.rsplit(" ", 1)[1]) == int(stored["wave"])
         source = _row(story, site, stored["measure"], int(stored["wave"]),
                       kinds=("survey_change", "paradigm_index", "empowers"))  # fmt: skip
     else:
-        assert data == "matched comparison"
+        assert data == "matched groups"
         results = story["results"]
         source = results[(results["site_id"] == site) & (results["measure"] == stored["measure"])
                          & (results["kind"] == "did")].iloc[0]  # fmt: skip
     sign = -1.0 if stored["direction"] == "decrease" else 1.0
-    shown = row["Change in intended direction (95% interval)"]
+    shown = row["Change (95% interval)"]
     if shown == "not estimated":
         return 1
     est, low, high = re.match(rf"({NUMBER}) \(({NUMBER}) to ({NUMBER})\)", shown).groups()

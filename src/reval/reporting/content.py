@@ -251,8 +251,8 @@ def matched_table(results: pd.DataFrame) -> pd.DataFrame:
 def wave_text(wave: object, source: object = None) -> str:
     """Which data an estimate comes from, said the same way everywhere."""
     if source == "matched_did" or wave is None or pd.isna(wave):  # type: ignore[arg-type]
-        return "matched comparison"
-    return f"baseline to wave {int(wave)}"  # type: ignore[call-overload]
+        return "matched groups"
+    return f"survey wave {int(wave)}"  # type: ignore[call-overload]
 
 
 def gas_level_text(level: object, basis: object) -> str:
@@ -276,7 +276,7 @@ def intended_table(intended: pd.DataFrame) -> pd.DataFrame:
         "Intended": [f"{d} by {t:g}" if pd.notna(t) else str(d)
                      for d, t in zip(frame["direction"], frame["target"], strict=True)],
         "Data": [wave_text(w, s) for w, s in zip(wave, source, strict=True)],
-        "Change in intended direction (95% interval)": [
+        "Change (95% interval)": [
             interval_text(e, lo, hi) for e, lo, hi in
             zip(frame["signed_estimate"], frame["signed_ci_low"], frame["signed_ci_high"], strict=True)],
         "Verdict": frame["classification"],

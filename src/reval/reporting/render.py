@@ -285,7 +285,15 @@ TYPST_HEADER = """
 // pandoc wraps each table in a figure, which typst keeps on one page: a long table ran
 // off the bottom and over the footer; breakable figures let it continue on the next page
 #show figure: set block(breakable: true)
+// justified cells spread a two-word site name across the column; tables read ragged-right
+#show table: set par(justify: false)
 """
+
+
+PANDOC_COLUMNS = 2000
+"""Wider than any table line, so pandoc leaves column widths to typst (sized to content)
+instead of fixing them from the Markdown's dash counts, which starved narrow columns and
+let "matched comparison" or a site code run into the next column."""
 
 
 def _pdf(notebook: object, target: Path) -> None:
@@ -303,7 +311,7 @@ def _pdf(notebook: object, target: Path) -> None:
             [_pandoc(), "report.md", "--from", PANDOC_MARKDOWN, "--to", "typst",
              "--standalone", "-V", "papersize=a4", "-V", "fontsize=10pt",
              "--metadata-file", "page.yaml", "--include-in-header", "header.typ",
-             "--lua-filter", "literal.lua"],
+             "--lua-filter", "literal.lua", "--columns", str(PANDOC_COLUMNS)],
             cwd=folder, capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
         if done.returncode != 0:
