@@ -51,7 +51,7 @@ if len(profile):
     strongest = latest.dropna(subset=["mean"]).sort_values("mean", ascending=False).head(3)
     show_text("People said the movement is strongest at: "
               + "; ".join(plain(content.empowers_words(b)) for b in strongest["behaviour"]) + ".")  # fmt: skip
-    show_list([plain(line) for line in content.empowers_meanings()])
+    show_list(content.empowers_meanings())
     show_figure(figures.empowers_chart(profile.assign(behaviour=profile["behaviour"].map(content.empowers_words)),
                                        plain_waves=True),
                 "Picture: how strongly people see the movement doing each of eight things, "
