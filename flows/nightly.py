@@ -36,8 +36,10 @@ def read_programme(home: str | None) -> tuple[dict[str, pd.DataFrame], str]:
 
 
 @task(retries=1, retry_delay_seconds=5)
-def evaluate_one_site(tables: dict[str, pd.DataFrame], site: str) -> SiteEvaluation:
-    result = evaluate_site(tables, site)
+def evaluate_one_site(
+    tables: dict[str, pd.DataFrame], site: str, home: str | None = None
+) -> SiteEvaluation:
+    result = evaluate_site(tables, site, contract=pipeline.workspace_contract(_settings(home)))
     logger = get_run_logger()
     if result.failure:
         logger.error("site %s failed: %s", site, result.failure["error"])
@@ -96,7 +98,7 @@ def nightly_evaluation(home: str | None = None, render: bool = True) -> str:
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     tables, fingerprint = read_programme(home)
     sites = sorted(tables["sites"]["site_id"])
-    parts = evaluate_one_site.map(unmapped(tables), sites)
+    parts = evaluate_one_site.map(unmapped(tables), sites, unmapped(home))
     run_id = str(flow_run.get_id() or uuid.uuid4().hex)
     stored = pool_and_store(home, run_id, started, tables, [p.result() for p in parts], fingerprint)
     logger.info("stored run %s", stored)

@@ -30,11 +30,11 @@ show_text(
 show_list(content.plain_change(data.results, site), empty="We do not have enough answers yet to say what changed.",
           trusted=True)  # fmt: skip
 rows = content.headline_changes(data.results, site)
-rows = rows[rows["measure"].isin(["swemwbs", "ucla3"])].copy()
+rows = rows[rows["measure"] != "paradigm_index"].copy()
 if len(rows):
-    rows["label"] = rows["measure"].map(content.PARTICIPANT_LABELS)
+    rows["label"] = rows["measure"].map(content.participant_label)
     rows["good"] = [
-        (e > 0) == (m == "swemwbs") for e, m in zip(rows["estimate"], rows["measure"], strict=True)
+        (e > 0) == content.better_is_higher(m) for e, m in zip(rows["estimate"], rows["measure"], strict=True)
     ]
     show_figure(figures.change_chart(rows, xlabel="Change in points since the first survey", large=True),
                 "Picture: how much wellbeing and loneliness changed between the first survey and the latest "

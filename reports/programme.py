@@ -125,7 +125,7 @@ if len(profile):
 # %%
 moved = [(s, content.moved_items(data.value_items, s)[0]) for s in data.site_ids]
 show_text("Items of value that moved from invisible to visible between story sessions: "
-          + "; ".join(f"{plain(s)} {plain(n)}" for s, n in moved) + ".")  # fmt: skip
+          + "; ".join(f"{plain(data.site_name(s))} {plain(n)}" for s, n in moved) + ".")  # fmt: skip
 show_table(content.with_site_names(content.value_table(results), data), "Calculated value after deadweight, attribution, displacement "
            "and drop-off, under low, central and high adjustments.")  # fmt: skip
 
@@ -146,7 +146,7 @@ show_list(content.unintended_lines(data.unintended, None, stories_per_site=2), e
 # ## Stories (shared with consent)
 
 # %%
-show_list([f"{s}: \u201c{story}\u201d" for s in data.site_ids
+show_list([f"{data.site_name(s)}: \u201c{story}\u201d" for s in data.site_ids
            for story in content.chosen_stories(data.stories, s, limit=2)],
           empty="No story was shared with consent.")  # fmt: skip
 

@@ -83,13 +83,14 @@ def test_programme_categories_override_the_schema_defaults(tmp_path) -> None:
     (sheet,) = read_tables(path).tables
     validated = validate_table(clean_table(sheet, contract), contract=contract)
     assert list(validated.accepted.index) == [2]
-    messages = sorted(p.message() for p in validated.problems)
-    assert messages == [
-        "Row 3, column age_band: '25-34' - is not one of the allowed answers: "
-        "16-24, 25-44, 45-64, 65-74, 75+",
-        "Row 3, column role: 'resident' - is not one of the allowed answers: "
-        "member, organiser, staff",
+    found = sorted((p.row, p.column, p.value, p.reason) for p in validated.problems)
+    assert found == [
+        (3, "age_band", "25-34", "not_allowed"),
+        (3, "role", "resident", "not_allowed"),
     ]
+    messages = " ".join(p.message() for p in validated.problems)
+    assert "16-24, 25-44, 45-64, 65-74, 75+" in messages
+    assert "member, organiser, staff" in messages
 
 
 def test_the_schema_version_changes_when_the_programme_file_does(settings) -> None:

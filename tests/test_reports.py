@@ -96,7 +96,10 @@ def test_site_report_shows_the_warehouse_numbers(rendered) -> None:
     verdicts = next(t for t in tables if "Verdict" in t.columns)
     site_intended = intended[intended["site_id"] == SITE].sort_values("outcome_id")
     assert verdicts["Verdict"].tolist() == site_intended["classification"].tolist()
-    assert verdicts["Outcome"].tolist() == site_intended["outcome_id"].tolist()
+    with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
+        written = warehouse.current("intended_outcomes", SITE).set_index("outcome_id")["statement"]
+    # the outcome as the site wrote it, not its id
+    assert verdicts["Outcome"].tolist() == written[site_intended["outcome_id"]].tolist()
 
 
 def test_programme_report_shows_every_sites_verdict_and_gas_score(rendered, programme) -> None:
@@ -105,13 +108,18 @@ def test_programme_report_shows_every_sites_verdict_and_gas_score(rendered, prog
     tables = _tables(_soup(rendered, "programme.html"))
     verdicts = next(t for t in tables if "Verdict" in t.columns)
     expected = intended.sort_values(["site_id", "outcome_id"])
-    sites = programme.tables["sites"]
-    names = dict(zip(sites["site_id"], sites["site_name"], strict=True))
+    names = {d.site_id: d.site_name for d in SITE_DESIGNS}  # sites by name, not code
+    with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
+        written = warehouse.current("intended_outcomes")
+    statements = dict(zip(zip(written["site_id"], written["outcome_id"], strict=True),
+                          written["statement"], strict=True))  # fmt: skip
+    expected = expected.assign(outcome_id=list(zip(expected["site_id"], expected["outcome_id"],
+                                                   strict=True)))  # fmt: skip
     assert list(
         zip(verdicts["Site"], verdicts["Outcome"], verdicts["Verdict"], strict=True)
     ) == list(
-        zip(expected["site_id"].map(names), expected["outcome_id"], expected["classification"],
-            strict=True)
+        zip(expected["site_id"].map(names), expected["outcome_id"].map(statements),
+            expected["classification"], strict=True)
     )  # fmt: skip
     gas = next(t for t in tables if "GAS T-score" in t.columns)
     stored = results[results["kind"] == "gas_t"].sort_values("site_id")

@@ -78,9 +78,29 @@ def sample_data(
         int | None,
         typer.Option(help="Random seed [default: the committed sample's seed]."),
     ] = None,
+    programme_name: Annotated[
+        str | None,
+        typer.Option(
+            "--programme",
+            help="'neighbours': the second sample programme (four "
+            "sites, WEMWBS and ONS4, three waves) with its programme.yaml; needs --out.",
+        ),
+    ] = None,
 ) -> None:
     """Write the synthetic six-site programme (workbooks, catalogue, truth.json)."""
     from reval.config import SAMPLE_DATA_DIR
+
+    if programme_name is not None:
+        from reval import second_programme as second
+
+        if programme_name != second.NAME or out is None:
+            typer.echo(f"--programme takes '{second.NAME}', with --out FOLDER", err=True)
+            raise typer.Exit(2)
+        made = second.second_programme(second.DEFAULT_SEED if seed is None else seed)
+        for path in second.write_second_programme(made, out):
+            typer.echo(str(path))
+        return
+
     from reval.synthetic_programme import DEFAULT_SEED, synthetic_programme, write_sample_data
 
     programme = synthetic_programme(DEFAULT_SEED if seed is None else seed)

@@ -13,7 +13,7 @@ import copy
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -310,6 +310,8 @@ class Instrument:
     citation: str
     answer_words: str = ""
     """The answers in words for template instructions (default: from the answer scale)."""
+    item_labels: Mapping[str, str] = field(default_factory=dict)
+    """A few words per item for readers (default: the item's key if a word, else its text)."""
 
     def column(self, item: str) -> str:
         return self.columns.format(n=item)
@@ -333,9 +335,10 @@ class Instrument:
         """How a reader sees one of this instrument's measures."""
         if measure == self.key:
             return self.display_name
-        text = dict((self.column(k), v) for k, v in self.items).get(measure, measure)
-        key = next((k for k, _ in self.items if self.column(k) == measure), measure)
-        return f"{self.display_name}: {key if self.key == 'empowers' else text}"
+        key, text = next(((k, v) for k, v in self.items if self.column(k) == measure),
+                         (measure, measure))  # fmt: skip
+        label = self.item_labels.get(key) or (text if key.isdigit() else key)
+        return f"{self.display_name}: {label}"
 
 
 @cache
@@ -419,6 +422,7 @@ def instrument_from_spec(key: str, spec: Mapping[str, Any]) -> Instrument:
         better_items=better_items, reliable_change=None if change is None else float(change),
         citation=" ".join(str(spec["citation"]).split()),
         answer_words=str(spec.get("answer_words") or ""),
+        item_labels={str(k): str(v) for k, v in (spec.get("item_labels") or {}).items()},
     )  # fmt: skip
 
 

@@ -80,9 +80,14 @@ class SiteEvaluation:
 
 
 def evaluate_site(
-    tables: dict[str, pd.DataFrame], site: str, *, site_hook: Callable[[str], None] | None = None
+    tables: dict[str, pd.DataFrame],
+    site: str,
+    *,
+    site_hook: Callable[[str], None] | None = None,
+    contract: Contract | None = None,
 ) -> SiteEvaluation:
-    """Every analysis for one site; a failure is caught and returned, never raised."""
+    """Every analysis for one site under the programme's ``contract`` (its instruments);
+    a failure is caught and returned, never raised."""
     statements = tables["paradigm_statements"]
     responses = tables["survey_responses"]
     records = tables["comparison_records"]
@@ -90,8 +95,8 @@ def evaluate_site(
         if site_hook is not None:
             site_hook(site)
         mine = responses[responses["site_id"] == site]
-        scored = scored_responses(mine, statements) if len(mine) else pd.DataFrame()
-        change = survey_change(scored) if len(scored) else pd.DataFrame()
+        scored = scored_responses(mine, statements, contract) if len(mine) else pd.DataFrame()
+        change = survey_change(scored, contract=contract) if len(scored) else pd.DataFrame()
         rows = _change_rows(change)
         rows += attrition_rows(attrition(scored, mine)) if len(scored) else []
         shifts = statement_shifts(mine, statements) if len(mine) else pd.DataFrame()
@@ -131,7 +136,8 @@ def combine(
     matched_frames = [s.matched for s in sites if len(s.matched)]
     if len(healthy) > 1 and len(responses):
         mine = responses[responses["site_id"].isin(healthy)]
-        pooled = survey_change(scored_responses(mine, tables["paradigm_statements"]))
+        pooled = survey_change(scored_responses(mine, tables["paradigm_statements"], contract),
+                               contract=contract)  # fmt: skip
         pooled = pooled[pooled["site_id"] == POOLED]
         survey_frames.append(pooled)
         rows += _change_rows(pooled)
@@ -203,7 +209,8 @@ def evaluate_programme(
     the sample programme's). ``site_hook(site_id)`` runs before each site's analyses (tests
     use it to inject a failure)."""
     sites = sorted(tables["sites"]["site_id"])
-    evaluated = [evaluate_site(tables, site, site_hook=site_hook) for site in sites]
+    evaluated = [evaluate_site(tables, site, site_hook=site_hook, contract=contract)
+                 for site in sites]  # fmt: skip
     return combine(tables, evaluated, contract)
 
 

@@ -13,6 +13,7 @@ evaluation team can fix it without reading code.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -282,7 +283,7 @@ def _waves(entry: Entry | None, where: str) -> dict[int, str]:
 
 
 OWN_INSTRUMENT_KEYS: Final[tuple[str, ...]] = (
-    "name", "display_name", "plain_name", "columns", "item_title", "item_text", "answer_words", "answers",
+    "name", "display_name", "plain_name", "columns", "item_title", "item_text", "answer_words", "item_labels", "answers",
     "items", "reverse_items", "scoring", "conversion", "minimum_items", "range", "better",
     "better_items", "reliable_change", "citation",
 )  # fmt: skip
@@ -298,11 +299,13 @@ def _own_instruments(entry: Entry | None, where: str) -> dict[str, Mapping[str, 
         return {}
     out: dict[str, Mapping[str, Any]] = {}
     for name, (key_node, value_node) in _mapping(entry[1], where, "own_instruments", None).items():
-        _mapping(value_node, where, f"own_instruments: {name}", OWN_INSTRUMENT_KEYS)
+        keys = _mapping(value_node, where, f"own_instruments: {name}", OWN_INSTRUMENT_KEYS)
         spec = yaml.safe_load(yaml.serialize(value_node))
         try:
             instrument_from_spec(name, spec)
         except ValueError as error:
-            raise _fail(where, key_node, f"own_instruments: {name}", str(error)) from error
+            named = re.match(r"'(\w+)'", str(error))  # the line of the key the error names
+            node = keys[named[1]][0] if named and named[1] in keys else key_node
+            raise _fail(where, node, f"own_instruments: {name}", str(error)) from error
         out[name] = spec
     return out

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from reval.contract import EMPOWERS_ITEMS
+from reval.contract import EMPOWERS_ITEMS, Contract, default_contract
 from reval.paradigm import paradigm_index
-from reval.scales import SWEMWBS_RELIABLE_CHANGE, swemwbs_score, ucla3_score
+from reval.scales import instrument_scores
 
 Measure = Literal["swemwbs", "ucla3", "paradigm_index"]
 SCALE_MEASURES: Final[tuple[str, ...]] = ("swemwbs", "ucla3", "paradigm_index", *EMPOWERS_ITEMS)
@@ -28,18 +28,32 @@ POOLED: Final[str] = "all"
 KEYS: Final[list[str]] = ["site_id", "respondent_id", "wave"]
 
 
-def scored_responses(responses: pd.DataFrame, statements: pd.DataFrame) -> pd.DataFrame:
-    """One row per response with its scale scores (and the retrospective index)."""
-    scored = responses[
-        [*KEYS, "response_id", *[c for c in EMPOWERS_ITEMS if c in responses]]
-    ].copy()
-    scored["swemwbs"] = swemwbs_score(responses).to_numpy()
-    scored["ucla3"] = ucla3_score(responses).to_numpy()
-    scored["paradigm_index"] = paradigm_index(responses, statements, "now").to_numpy()
+def survey_measures(contract: Contract) -> tuple[str, ...]:
+    """The programme's measures in reporting order: instrument scores, the paradigm index,
+    then instruments whose every item is a measure (EMPOWERS, ONS4)."""
+    scores = [m for i in contract.instruments if i.scoring != "each_item" for m in i.measures]
+    items = [m for i in contract.instruments if i.scoring == "each_item" for m in i.measures]
+    return (*scores, "paradigm_index", *items)
+
+
+def scored_responses(
+    responses: pd.DataFrame, statements: pd.DataFrame, contract: Contract | None = None
+) -> pd.DataFrame:
+    """One row per response with the scores of the programme's instruments, scored as the
+    registry says (and the paradigm index, now and retrospective)."""
+    contract = contract or default_contract()
+    scored = responses[[*KEYS, "response_id"]].copy()
+    scores = {
+        name: values
+        for instrument in contract.instruments
+        for name, values in instrument_scores(responses, instrument).items()
+    }
+    scores["paradigm_index"] = paradigm_index(responses, statements, "now")
+    for measure in survey_measures(contract):
+        instrument = contract.instrument_of(measure)
+        if instrument is None or instrument.scoring != "each_item" or measure in responses:
+            scored[measure] = scores[measure].to_numpy()  # an item measure only if asked
     scored["paradigm_index_before"] = paradigm_index(responses, statements, "before").to_numpy()
-    for column in EMPOWERS_ITEMS:
-        if column in scored:
-            scored[column] = pd.to_numeric(scored[column], errors="coerce").astype(float)
     return scored
 
 
@@ -99,10 +113,16 @@ def pooled_change(pairs: pd.DataFrame) -> dict[str, float]:
 def survey_change(
     scored: pd.DataFrame,
     *,
-    measures: tuple[str, ...] = SCALE_MEASURES,
+    measures: tuple[str, ...] | None = None,
     baseline: int = 0,
+    contract: Contract | None = None,
 ) -> pd.DataFrame:
-    """Change from baseline to every follow-up wave, per site and pooled, per measure."""
+    """Change from baseline to every follow-up wave, per site and pooled, per measure (by
+    default every measure of the programme's instruments, and the paradigm index)."""
+    contract = contract or default_contract()
+    measures = survey_measures(contract) if measures is None else measures
+    reliable = {m: (i.reliable_change, i.better_for(m)) for i in contract.instruments
+                for m in i.measures if i.reliable_change is not None}  # fmt: skip
     rows = []
     for follow_up in sorted(w for w in scored["wave"].dropna().unique() if w != baseline):
         for measure in measures:
@@ -112,20 +132,23 @@ def survey_change(
             for site, site_pairs in pairs.groupby("site_id"):
                 rows.append({"site_id": site, "measure": measure, "wave": int(follow_up),
                              **paired_change(site_pairs["before"].to_numpy(), site_pairs["after"].to_numpy()),
-                             **_reliable(measure, site_pairs)})  # fmt: skip
+                             **_reliable(reliable.get(measure), site_pairs)})  # fmt: skip
             if pairs["site_id"].nunique() > 1:
                 rows.append({"site_id": POOLED, "measure": measure, "wave": int(follow_up),
-                             **pooled_change(pairs), **_reliable(measure, pairs)})  # fmt: skip
+                             **pooled_change(pairs), **_reliable(reliable.get(measure), pairs)})  # fmt: skip
     return pd.DataFrame(rows)
 
 
-def _reliable(measure: str, pairs: pd.DataFrame) -> dict[str, float]:
-    """Shares of people whose own SWEMWBS change passes the reliable-change threshold."""
-    if measure != "swemwbs" or pairs.empty:
+def _reliable(rule: tuple[float, str] | None, pairs: pd.DataFrame) -> dict[str, float]:
+    """Shares of people whose own change passes the instrument's reliable-change threshold
+    (the registry's ``reliable_change``), towards better and towards worse."""
+    if rule is None or pairs.empty:
         return {"share_improved": np.nan, "share_deteriorated": np.nan}
+    threshold, better = rule
     diff = pairs["after"] - pairs["before"]
-    return {"share_improved": float((diff >= SWEMWBS_RELIABLE_CHANGE).mean()),
-            "share_deteriorated": float((diff <= -SWEMWBS_RELIABLE_CHANGE).mean())}  # fmt: skip
+    diff = diff if better == "higher" else -diff
+    return {"share_improved": float((diff >= threshold).mean()),
+            "share_deteriorated": float((diff <= -threshold).mean())}  # fmt: skip
 
 
 def empowers_profile(scored: pd.DataFrame) -> pd.DataFrame:

@@ -110,6 +110,7 @@ class PortalState:
         )
         env.filters["when"] = _when
         env.filters["size"] = _size
+        env.globals["programme_title"] = lambda: _programme_title(settings)
         self.pages = env
 
     def ingest_limiter(self) -> anyio.CapacityLimiter:
@@ -221,6 +222,16 @@ async def read_small_form(request: Request) -> dict[str, str] | None:
             return None
     parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {key: values[0] for key, values in parsed.items()}
+
+
+def _programme_title(settings: Settings) -> str:
+    """The programme's title from its programme file, read per page (an edit shows at once)."""
+    from reval.programme import DEFAULT_TITLE, ProgrammeError, load_programme
+
+    try:
+        return load_programme(settings.home).title
+    except ProgrammeError:
+        return DEFAULT_TITLE
 
 
 def _when(value: dt.datetime | None) -> str:

@@ -9,11 +9,13 @@ Counts of people, rows or items are always shown through :func:`count_text`: a c
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
 import pandas as pd
 
+from reval.contract import Instrument, instrument_registry
 from reval.intended import CLEAR_VERDICTS, VERDICT_RULES, VERDICTS
 from reval.reporting.disclosure import SUPPRESSED, THRESHOLD, suppress_counts
 from reval.revaluation import KINDS, VISIBILITY, moved_to_visible, six_box_grid
@@ -72,9 +74,44 @@ def interval_text(estimate: float, low: float, high: float, digits: int = 2) -> 
     return f"{estimate:.{digits}f} ({low:.{digits}f} to {high:.{digits}f})"
 
 
+def use_instruments(instruments: Iterable[Instrument]) -> None:
+    """Name the measures of a programme's own instruments (the registry's are known)."""
+    for instrument in instruments:
+        _INSTRUMENTS[instrument.key] = instrument
+
+
+_INSTRUMENTS: dict[str, Instrument] = {}
+
+
+def _instrument_of(measure: str) -> Instrument | None:
+    known = {**instrument_registry(), **_INSTRUMENTS}
+    return next((i for i in known.values() if measure in i.measures), None)
+
+
+def use_site_names(names: dict[str, str]) -> None:
+    """Name sites by the sites table's site_name wherever a report shows a site."""
+    _SITE_NAMES.clear()
+    _SITE_NAMES.update(names)
+
+
+_SITE_NAMES: dict[str, str] = {}
+
+
+def site_label(site_id: object) -> object:
+    """A site as readers see it: its name ("All sites" for the pooled rows); codes stay in
+    machine output only."""
+    if site_id == "all":
+        return "All sites"
+    return _SITE_NAMES.get(str(site_id), site_id) if isinstance(site_id, str) else site_id
+
+
 def measure_name(measure: str) -> str:
+    """A measure as readers see it: the instrument's display name (and the item's label)."""
     if measure in MEASURE_NAMES:
         return MEASURE_NAMES[measure]
+    instrument = _instrument_of(measure)
+    if instrument is not None:
+        return instrument.measure_name(measure)
     if measure.startswith("emp_"):
         return f"EMPOWERS: {measure.removeprefix('emp_')}"
     return measure.replace("_", " ")
@@ -182,7 +219,7 @@ def change_table(results: pd.DataFrame, kinds: tuple[str, ...] = ("survey_change
     """Change from baseline per site, measure and wave, with interval and people counted."""
     rows = results[results["kind"].isin(kinds)].sort_values(["measure", "site_id", "wave"])
     return pd.DataFrame({
-        "Site": rows["site_id"],
+        "Site": rows["site_id"].map(site_label),
         "Measure": rows["measure"].map(measure_name),
         "Wave": rows["wave"].astype("Int64").astype(str),
         "Change": rows["estimate"].map(_fmt),
@@ -207,7 +244,7 @@ def attrition_tables(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
     weighted = results[results["kind"] == "ipw_change"].set_index(key).reindex(retention.index)
     index = retention.index.to_frame(index=False)
     who = pd.DataFrame({
-        "Site": index["site_id"],
+        "Site": index["site_id"].map(site_label),
         "Measure": index["measure"].map(measure_name),
         "Wave": index["wave"].astype(int).astype(str),
         "At baseline": retention["n"].map(count_text).to_numpy(),
@@ -215,7 +252,7 @@ def attrition_tables(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
         "Retained": [("-" if pd.isna(v) else f"{100 * v:.0f}%") for v in retention["estimate"]],
     })  # fmt: skip
     risk = pd.DataFrame({
-        "Site": index["site_id"],
+        "Site": index["site_id"].map(site_label),
         "Measure": index["measure"].map(measure_name),
         "Wave": index["wave"].astype(int).astype(str),
         "Stayers minus leavers at baseline": [
@@ -238,7 +275,7 @@ def matched_table(results: pd.DataFrame) -> pd.DataFrame:
     rows = results[results["kind"].isin(["did", "matched_rate_ratio"])]
     rows = rows.sort_values(["measure", "site_id", "kind"])
     return pd.DataFrame({
-        "Site": rows["site_id"],
+        "Site": rows["site_id"].map(site_label),
         "Outcome": rows["measure"].map(measure_name),
         "Effect": rows["kind"].map({"did": "difference in change", "matched_rate_ratio": "rate ratio"}),
         "Estimate": rows["estimate"].map(_fmt),
@@ -270,8 +307,9 @@ def intended_table(intended: pd.DataFrame) -> pd.DataFrame:
     flag = frame["fdr_flag"] if "fdr_flag" in frame else pd.Series(False, index=frame.index)
     basis = frame["gas_basis"] if "gas_basis" in frame else pd.Series(None, index=frame.index)
     return pd.DataFrame({
-        "Site": frame["site_id"],
-        "Outcome": frame["outcome_id"],
+        "Site": frame["site_id"].map(site_label),
+        "Outcome": (frame["statement"].fillna(frame["outcome_id"]) if "statement" in frame
+                    else frame["outcome_id"]),  # the statement people wrote, not its code
         "Measure": frame["measure"].map(measure_name),
         "Intended": [f"{d} by {t:g}" if pd.notna(t) else str(d)
                      for d, t in zip(frame["direction"], frame["target"], strict=True)],
@@ -313,7 +351,7 @@ def verdict_rules(intended: pd.DataFrame) -> list[str]:
 def gas_table(results: pd.DataFrame) -> pd.DataFrame:
     """GAS T per site, with what it rests on (levels derived or left out)."""
     gas = results[results["kind"] == "gas_t"].sort_values("site_id")
-    return pd.DataFrame({"Site": gas["site_id"], "GAS T-score": gas["estimate"].map(
+    return pd.DataFrame({"Site": gas["site_id"].map(site_label), "GAS T-score": gas["estimate"].map(
         lambda v: "-" if pd.isna(v) else f"{v:.1f}"),
         "Rests on": gas["message"].fillna("")}).reset_index(drop=True)  # fmt: skip
 
@@ -323,7 +361,7 @@ def value_table(results: pd.DataFrame) -> pd.DataFrame:
         (results["kind"] == "value_account") & (results["measure"] == "adjusted_value_gbp")
     ]
     return pd.DataFrame({
-        "Site": rows["site_id"],
+        "Site": rows["site_id"].map(site_label),
         "Central value (£ per year)": rows["estimate"].map(lambda v: f"{v:,.0f}"),
         "Low to high scenarios (£)": [f"{lo:,.0f} to {hi:,.0f}"
                                       for lo, hi in zip(rows["ci_low"], rows["ci_high"], strict=True)],
@@ -356,7 +394,7 @@ def files_table(files: pd.DataFrame) -> pd.DataFrame:
     frame = files.sort_values("received_at")
     return pd.DataFrame({
         "File": frame["original_filename"],
-        "Site": frame["site_id"].fillna("programme"),
+        "Site": frame["site_id"].map(site_label).fillna("programme"),
         "Received": pd.to_datetime(frame["received_at"]).dt.strftime("%Y-%m-%d"),
         "Status": frame["status"].str.replace("_", " "),
         "Rows accepted": frame["rows_accepted"].map(count_text),
@@ -391,7 +429,7 @@ def headline_changes(results: pd.DataFrame, site_id: str) -> pd.DataFrame:
     draws on: the site's latest follow-up wave (the wave its intended outcomes are judged
     on), or for all sites together the wave with the most people answering both."""
     rows = results[(results["site_id"] == site_id) & results["kind"].isin(CHANGE_KINDS)
-                   & results["measure"].isin(HEADLINE_MEASURES) & results["estimate"].notna()]  # fmt: skip
+                   & results["measure"].isin(headline_measures(results)) & results["estimate"].notna()]  # fmt: skip
     if rows.empty:
         return rows
     if site_id == "all":
@@ -401,7 +439,7 @@ def headline_changes(results: pd.DataFrame, site_id: str) -> pd.DataFrame:
         )
     else:
         chosen = rows.sort_values("wave").groupby("measure").tail(1)
-    order = {m: i for i, m in enumerate(HEADLINE_MEASURES)}
+    order = {m: i for i, m in enumerate(headline_measures(results))}
     return chosen.sort_values("measure", key=lambda m: m.map(order)).drop(
         columns="people", errors="ignore"
     )
@@ -411,6 +449,59 @@ def survey_words(wave: int) -> str:
     """A follow-up wave in plain words: wave 1 is the second survey."""
     nth = ORDINALS[wave] if wave < len(ORDINALS) else f"number {wave + 1}"
     return f"between the first survey and the {nth}"
+
+
+def headline_measures(results: pd.DataFrame) -> list[str]:
+    """The measures sentences are about: the programme's instrument scores and items, then
+    the paradigm index (the sample programme: swemwbs, ucla3, paradigm_index)."""
+    return survey_change_measures(results)
+
+
+def scale_range(measure: str) -> str:
+    """How a measure is scored, in words (the registry's range when not listed here)."""
+    if measure in SCALE_RANGES:
+        return SCALE_RANGES[measure]
+    instrument = _instrument_of(measure)
+    if instrument is None:
+        return "points"
+    worse = ", higher is worse" if instrument.better_for(measure) == "lower" else ""
+    return f"scored from {instrument.range[0]:g} to {instrument.range[1]:g}{worse}"
+
+
+def participant_label(measure: str) -> str:
+    """A measure's label in the participants' picture ("Wellbeing (7 to 35)")."""
+    if measure in PARTICIPANT_LABELS:
+        return PARTICIPANT_LABELS[measure]
+    instrument = _instrument_of(measure)
+    low_high = (
+        "" if instrument is None else f" ({instrument.range[0]:g} to {instrument.range[1]:g})"
+    )
+    return plain_measure(measure).capitalize() + low_high
+
+
+def survey_change_measures(results: pd.DataFrame) -> list[str]:
+    """The survey measures the results hold change for: the programme's instrument scores
+    and items (alphabetically), then the paradigm index."""
+    kinds = results["kind"].isin(["survey_change", "paradigm_index"])
+    measures = sorted(set(results.loc[kinds & (results["kind"] == "survey_change"), "measure"]))
+    return measures + (["paradigm_index"] if (results["measure"] == "paradigm_index").any() else [])
+
+
+def plain_measure(measure: str) -> str:
+    """A measure in a participant's words ("wellbeing")."""
+    if measure in PLAIN_MEASURES:
+        return PLAIN_MEASURES[measure]
+    instrument = _instrument_of(measure)
+    if instrument is None:
+        return measure.replace("_", " ")
+    return instrument.plain_name if measure == instrument.key else (
+        instrument.measure_name(measure).split(": ", 1)[-1].lower())  # fmt: skip
+
+
+def better_is_higher(measure: str) -> bool:
+    """Whether a rise in the measure is a change for the better."""
+    instrument = _instrument_of(measure)
+    return instrument is None or instrument.better_for(measure) == "higher"
 
 
 def summary_sentences(inputs: ReportInputs, site_id: str) -> list[str]:
@@ -465,8 +556,8 @@ def first_screen(inputs: ReportInputs, site_id: str) -> list[str]:
     else:
         by_wave = [
             f"to wave {int(wave)}: " + ", ".join(
-                f"{PLAIN_MEASURES[r.measure]} {_direction(r.estimate, r.ci_low, r.ci_high).split(' (')[0]} "
-                f"by {abs(r.estimate):.2f} points ({SCALE_RANGES[r.measure]})" for r in group.itertuples())
+                f"{plain_measure(r.measure)} {_direction(r.estimate, r.ci_low, r.ci_high).split(' (')[0]} "
+                f"by {abs(r.estimate):.2f} points ({scale_range(r.measure)})" for r in group.itertuples())
             for wave, group in heads.groupby("wave", sort=True)
         ]  # fmt: skip
         reached = intended["classification"].isin(["achieved", "partly achieved"]).sum()
@@ -486,12 +577,13 @@ def first_screen(inputs: ReportInputs, site_id: str) -> list[str]:
 
 
 def _who_sentence(results: pd.DataFrame, site_id: str, heads: pd.DataFrame) -> str:
-    wellbeing = heads[heads["measure"] == "swemwbs"]
+    first = next((m for m in heads["measure"] if m != "paradigm_index"), "swemwbs")
+    wellbeing = heads[heads["measure"] == first]
     if wellbeing.empty:
         return "For whom: no one has yet answered both a baseline and a follow-up survey."
     wave = int(wellbeing["wave"].iloc[0])
     sites = results["site_id"] != "all" if site_id == "all" else results["site_id"] == site_id
-    pick = results[sites & (results["measure"] == "swemwbs") & (results["wave"] == wave)]
+    pick = results[sites & (results["measure"] == first) & (results["wave"] == wave)]
     retention = pick[pick["kind"] == "retention"]
     baseline = pd.to_numeric(retention["n"], errors="coerce").sum()
     risky = pick[
@@ -550,7 +642,7 @@ def plain_change(results: pd.DataFrame, site_id: str) -> list[str]:
         went = "went up" if r.estimate > 0 else "went down"
         sure = (r.ci_low > 0) or (r.ci_high < 0)
         lines.append(
-            f"**{PLAIN_MEASURES[r.measure].capitalize()}** ({SCALE_RANGES[r.measure]}) {went} by about "
+            f"**{plain_measure(r.measure).capitalize()}** ({scale_range(r.measure)}) {went} by about "
             f"{abs(r.estimate):.1f} points {survey_words(int(r.wave))} "
             + ("- we are fairly sure this is a real change" if sure
                else "- but this could be chance, so we cannot say it really changed")
@@ -643,7 +735,7 @@ def effect_rows(results: pd.DataFrame, kind: str, *, by_site: bool) -> pd.DataFr
     rows = results[(results["kind"] == kind) & results["estimate"].notna()]
     rows = rows.sort_values(["measure", "site_id"])
     waves = rows["wave"].dropna().nunique() > 1
-    labels = [(f"{s} - " if by_site else "") + measure_name(m) + (f" (wave {int(w)})" if waves else "")
+    labels = [(f"{site_label(s)} - " if by_site else "") + measure_name(m) + (f" (wave {int(w)})" if waves else "")
               for s, m, w in zip(rows["site_id"], rows["measure"], rows["wave"], strict=True)]  # fmt: skip
     return rows.assign(label=labels)[["label", "estimate", "ci_low", "ci_high"]]
 
@@ -657,7 +749,10 @@ def phase_starts(events: pd.DataFrame) -> pd.DataFrame:
     table = first.unstack("phase").reindex(columns=[p for p in PHASES if p in set(dated["phase"])])
     table.columns = [c.replace("_", " ") for c in table.columns]
     table.columns.name = None
-    return table.fillna("-").reset_index().rename(columns={"site_id": "Site"})
+    table = table.fillna("-").reset_index()
+    return table.assign(site_id=table["site_id"].map(site_label)).rename(
+        columns={"site_id": "Site"}
+    )
 
 
 def chosen_stories(stories: pd.DataFrame, site_id: str, limit: int = 6) -> list[str]:
@@ -697,7 +792,7 @@ def unintended_lines(
     rows = pd.concat([rows[rows["source"] != "story"], stories])
     lines = []
     for r in rows.itertuples():
-        where = "" if site_id else f"{r.site_id}: "
+        where = "" if site_id else f"{site_label(r.site_id)}: "
         if r.source == "measure":
             better = (r.estimate > 0) == (GOOD_DIRECTION.get(str(r.what), 1) > 0)
             lines.append(f"{where}{measure_name(str(r.what))} changed clearly although no intended "
