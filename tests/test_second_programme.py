@@ -96,3 +96,15 @@ def test_reports_carry_the_programmes_title_and_name_its_sites(run) -> None:
     assert site.h1.get_text(strip=True).rstrip("¶").startswith("Halton Wellbeing Circle")
     assert f"Site report of {TITLE}" in site.get_text(" ")
     assert "Wellbeing (WEMWBS, 14-70)" in site.get_text(" ")
+
+
+def test_its_programme_file_differs_in_every_configurable_way() -> None:
+    from reval.programme import parse_programme
+    from reval.second_programme import PROGRAMME_YAML
+
+    programme = parse_programme(PROGRAMME_YAML)
+    assert programme.title == TITLE
+    assert programme.instruments == ("wemwbs", "ons4")
+    assert programme.categories["age_band"] == ("16-24", "25-44", "45-64", "65-74", "75+")
+    assert programme.wave_name(2) == "one year"
+    assert any("-" in site.design.site_id for site in SITES)
