@@ -29,9 +29,9 @@ from reval.ingest.validation import ValidatedTable, validate_table
 from tests import test_ingest_messy_files as messy
 
 
-def same_as_pandera(cleaned: CleanedTable) -> ValidatedTable:
-    fast = validate_table(cleaned)
-    full = validate_table(cleaned, screened=False)
+def same_as_pandera(cleaned: CleanedTable, contract=None) -> ValidatedTable:
+    fast = validate_table(cleaned, contract=contract)
+    full = validate_table(cleaned, screened=False, contract=contract)
     assert fast.problems == full.problems
     assert fast.rejected_rows == full.rejected_rows
     pd.testing.assert_frame_equal(fast.accepted, full.accepted)
@@ -59,9 +59,9 @@ def _every_validation_checked(request, monkeypatch) -> Iterator[None]:
 
     calls: list[str] = []
 
-    def checked(cleaned: CleanedTable) -> ValidatedTable:
+    def checked(cleaned: CleanedTable, contract=None) -> ValidatedTable:
         calls.append(cleaned.sheet.table)
-        return same_as_pandera(cleaned)
+        return same_as_pandera(cleaned, contract)
 
     monkeypatch.setattr(reval.pipeline, "validate_table", checked)
     monkeypatch.setattr(reval.warehouse, "LOAD_SLICE_ROWS", 2)  # loads go in several slices
