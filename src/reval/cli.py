@@ -631,10 +631,6 @@ def rebuild() -> None:
     raise typer.Exit(1 if done.missing else 0)
 
 
-if __name__ == "__main__":
-    app()
-
-
 programme_app = typer.Typer(help="The programme file ($REVAL_HOME/programme.yaml): check it, show it.",
                             no_args_is_help=True)  # fmt: skip
 app.add_typer(programme_app, name="programme")
@@ -678,3 +674,7 @@ def programme_show() -> None:
     from reval.pipeline import workspace_contract
 
     typer.echo(describe_contract(_contract_or_exit(workspace_contract, load_settings())))
+
+
+if __name__ == "__main__":
+    app()
