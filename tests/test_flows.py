@@ -144,7 +144,7 @@ def test_dask_fan_out_gives_the_same_results_as_the_default_runner(
     on_dask = Settings(home=tmp_path / "dask")
     load_sample_data(on_dask)
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
         second = nightly_on_dask(str(on_dask.home), cluster.scheduler_address, render=False)
     ours, ours_intended = _stored(default, default_run)
