@@ -38,7 +38,10 @@ class _Server:
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch):
+    """Installs the stand-in, with no API URL in force (the session's Prefect test harness,
+    when another test started it, sets one)."""
     import prefect.server.api.server as prefect_server
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     def install(answers: list[bool]) -> _Server:
         fake = _Server(answers)
@@ -46,7 +49,8 @@ def server(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.delenv("PREFECT_API_URL", raising=False)
         return fake
 
-    return install
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        yield install
 
 
 def test_a_server_that_never_answers_is_tried_twice_then_explained(server) -> None:
