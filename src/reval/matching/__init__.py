@@ -189,8 +189,10 @@ def match(
 
     choose = order or ("data" if space is not None else "largest")
     if exact:
-        labels = data[exact].astype(str).agg("\x1f".join, axis=1).to_numpy()
-        group_rows = [np.flatnonzero(labels == label) for label in pd.unique(labels)]
+        # groups in order of first appearance, as the rows' own order decides ties
+        codes = data.groupby(exact, sort=False).ngroup().to_numpy()
+        by_group = np.argsort(codes, kind="stable")
+        group_rows = np.split(by_group, np.flatnonzero(np.diff(codes[by_group])) + 1)
     else:
         group_rows = [np.arange(len(data))]
     found_parts: list[tuple[np.ndarray, np.ndarray]] = []
