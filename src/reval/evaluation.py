@@ -143,7 +143,8 @@ def combine(
         rows += _change_rows(pooled)
     pooled_balance = pd.DataFrame()
     if len(healthy) > 1 and len(records):
-        effects, balance = matched_effects(records[records["site_id"].isin(healthy)])
+        effects, balance = matched_effects(records[records["site_id"].isin(healthy)],
+                                           only_pooled=True)  # fmt: skip
         if len(balance):  # the programme report's love plot is of the pooled matching
             pooled_balance = balance[balance["site_id"] == POOLED]
         pooled_effects = effects[effects["site_id"] == POOLED]

@@ -79,8 +79,9 @@ def statement_shifts(
 
     rows = []
     sites = sorted(responses["site_id"].dropna().unique())
-    for site in [*sites, "all"]:
+    for site in [*sites, "all"] if len(sites) > 1 else sites:  # one site: "all" is that site
         subset = responses if site == "all" else responses[responses["site_id"] == site]
+        waves = _waves_by_person(subset, baseline, follow_up)
         for item, paradigm in statements[["item", "paradigm"]].itertuples(index=False):
             long = _statement_long(subset, item, baseline, follow_up)
             if long.empty:
@@ -97,7 +98,7 @@ def statement_shifts(
                    "shift": float(diff.mean()), "ci_low": float(diff.mean() - half),
                    "ci_high": float(diff.mean() + half),
                    "towards_new": float(sign * diff.mean())}  # fmt: skip
-            row.update(_then_test(subset, item, baseline, follow_up))
+            row.update(_then_test(waves, item))
             row.update(ordinal_wave_effect(long))
             row["moved_up"] = float((diff > 0).mean())
             row["stayed"] = float((diff == 0).mean())
@@ -114,15 +115,22 @@ def statement_shifts(
     return table
 
 
-def _then_test(
-    responses: pd.DataFrame, item: str, baseline: int, follow_up: int
-) -> dict[str, float]:
+def _waves_by_person(
+    responses: pd.DataFrame, baseline: int, follow_up: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(baseline, follow-up) answers indexed by person, built once for every statement."""
+    return tuple(  # type: ignore[return-value]
+        responses[responses["wave"] == wave].set_index(["site_id", "respondent_id"])
+        for wave in (baseline, follow_up)
+    )
+
+
+def _then_test(waves: tuple[pd.DataFrame, pd.DataFrame], item: str) -> dict[str, float]:
     """Now vs the retrospective 'then' at follow-up, and then vs the real baseline."""
     now, before = f"para_{item}_now", f"para_{item}_before"
-    if before not in responses:
+    first, later = waves
+    if before not in later:
         return {"now_vs_then": float("nan"), "response_shift": float("nan")}
-    later = responses[responses["wave"] == follow_up].set_index(["site_id", "respondent_id"])
-    first = responses[responses["wave"] == baseline].set_index(["site_id", "respondent_id"])
     then = later[before].dropna()
     now_vs_then = float((later.loc[then.index, now] - then).mean()) if len(then) else float("nan")
     common = then.index.intersection(first[now].dropna().index)

@@ -58,19 +58,19 @@ def scored_responses(
 
 
 def paired(scored: pd.DataFrame, measure: str, baseline: int, follow_up: int) -> pd.DataFrame:
-    """Respondents with the measure at both waves: site_id, respondent_id, before, after."""
-    wide = (
-        scored.loc[scored["wave"].isin([baseline, follow_up])]
-        .pivot_table(
-            index=["site_id", "respondent_id"], columns="wave", values=measure, aggfunc="first"
-        )
-        .dropna()
-    )
-    if wide.empty or baseline not in wide or follow_up not in wide:
+    """Respondents with the measure at both waves: site_id, respondent_id, before, after
+    (a person's first answer in a wave; sorted by site and respondent)."""
+    person = ["site_id", "respondent_id"]
+    answered = scored.loc[scored[measure].notna(), [*person, "wave", measure]]
+
+    def at(wave: int, name: str) -> pd.Series:
+        rows = answered[answered["wave"] == wave].drop_duplicates(person)
+        return rows.set_index(person)[measure].rename(name)
+
+    both = pd.concat([at(baseline, "before"), at(follow_up, "after")], axis=1, join="inner")
+    if both.empty:
         return pd.DataFrame(columns=["site_id", "respondent_id", "before", "after"])
-    return wide.rename(columns={baseline: "before", follow_up: "after"})[
-        ["before", "after"]
-    ].reset_index()
+    return both.sort_index().reset_index()
 
 
 def paired_change(before: np.ndarray, after: np.ndarray) -> dict[str, float]:

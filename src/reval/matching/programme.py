@@ -34,8 +34,10 @@ def matched_effects(
     exact: tuple[str, ...] = (),
     distance: Distance = "logit",
     count_outcomes: frozenset[str] = COUNT_OUTCOMES,
+    only_pooled: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(effects, balance) for every site and pooled.
+    """(effects, balance) for every site and pooled (``only_pooled``: the pooled rows
+    alone, for a caller that already holds each site's).
 
     For each outcome, people are matched on age, sex, deprivation, long-term
     conditions and the outcome's own baseline value (nearest neighbour on the logit
@@ -54,7 +56,8 @@ def matched_effects(
     for outcome in paired_outcomes(data):
         pre, post = f"pre_{outcome}", f"post_{outcome}"
         covariates = [*COVARIATES, pre]
-        for site in [*sites, POOLED] if len(sites) > 1 else sites:
+        places = [*sites, POOLED] if len(sites) > 1 else sites
+        for site in [POOLED] if only_pooled and len(sites) > 1 else places:
             subset = data if site == POOLED else data[data["site_id"] == site]
             subset = subset.dropna(subset=[pre, post])
             try:
