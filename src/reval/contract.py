@@ -504,7 +504,9 @@ def programme_contract(programme: Programme | None = None) -> Contract:
     return contract
 
 
+@cache
 def default_contract() -> Contract:
+    """The sample programme's contract, parsed once per process (ingest asks per column)."""
     return programme_contract(None)
 
 
