@@ -32,7 +32,7 @@ system-packages:
 
 # Two workers (one per core); the R reference and browser tests must run, never skip.
 test: install lint system-packages
-	REVAL_REQUIRE_R=1 REVAL_REQUIRE_BROWSER=1 $(BIN)/pytest -q -n 2
+	REVAL_REQUIRE_R=1 REVAL_REQUIRE_BROWSER=1 $(BIN)/pytest -q -n 2 --dist loadscope
 
 lint: install
 	$(BIN)/ruff check src tests flows benchmarks

@@ -43,34 +43,59 @@ def harness():
         yield
 
 
-@pytest.fixture(scope="session")
-def evaluated_sample(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Callable[[Path], tuple[Settings, str]]:
-    """The sample programme loaded and evaluated once for the whole test session, shared by
-    every pytest-xdist worker through a file lock (loading and fitting take ~20 s). Returns
-    a function that copies it to a folder of the test's own and gives its settings and run
-    id: nobody writes to the shared original."""
+WorkspaceCopy = Callable[[Path], tuple[Settings, str]]
+
+
+def _shared_workspace(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Settings], str]
+) -> WorkspaceCopy:
+    """A workspace built once for the whole test session and shared by every pytest-xdist
+    worker through a file lock. Returns a function that copies it to a folder of the
+    test's own and gives its settings and the text ``build`` returned (a run id): nobody
+    writes to the shared original."""
     import shutil
 
     from filelock import FileLock
 
-    from reval.pipeline import evaluate, load_sample_data
-
     session = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         session = session.parent  # each worker's folder sits inside the session's
-    original, ready = session / "evaluated-sample", session / "evaluated-sample.run"
-    with FileLock(str(session / "evaluated-sample.lock")):
+    original, ready = session / name, session / f"{name}.ready"
+    with FileLock(str(session / f"{name}.lock")):
         if not ready.exists():
-            settings = Settings(home=original)
-            load_sample_data(settings)
-            run_id, _ = evaluate(settings)
-            ready.write_text(run_id, encoding="utf-8")
-    run_id = ready.read_text(encoding="utf-8")
+            ready.write_text(build(Settings(home=original)), encoding="utf-8")
+    made = ready.read_text(encoding="utf-8")
 
     def copy_to(folder: Path) -> tuple[Settings, str]:
         shutil.copytree(original, folder, ignore=shutil.ignore_patterns("*.lock"))
-        return Settings(home=folder), run_id
+        return Settings(home=folder), made
 
     return copy_to
+
+
+@pytest.fixture(scope="session")
+def loaded_sample(tmp_path_factory: pytest.TempPathFactory) -> WorkspaceCopy:
+    """The sample programme's files loaded into a workspace, not yet evaluated (a few
+    seconds saved wherever a test needs the loaded warehouse to evaluate its own way)."""
+    from reval.pipeline import load_sample_data
+
+    def build(settings: Settings) -> str:
+        load_sample_data(settings)
+        return ""
+
+    return _shared_workspace(tmp_path_factory, "loaded-sample", build)
+
+
+@pytest.fixture(scope="session")
+def evaluated_sample(
+    tmp_path_factory: pytest.TempPathFactory, loaded_sample: WorkspaceCopy
+) -> WorkspaceCopy:
+    """The sample programme loaded and evaluated once for the whole test session; returns
+    a function copying it to the test's own folder -> (settings, run id)."""
+    from reval.pipeline import evaluate
+
+    def build(settings: Settings) -> str:
+        loaded_sample(settings.home)
+        return evaluate(settings)[0]
+
+    return _shared_workspace(tmp_path_factory, "evaluated-sample", build)

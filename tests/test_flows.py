@@ -87,12 +87,11 @@ def test_nightly_deployment_runs_at_two_in_the_morning_london_time_one_at_a_time
 
 
 def test_one_sites_failing_model_is_recorded_and_the_others_are_stored(
-    harness, settings, monkeypatch
+    harness, loaded_sample, tmp_path, monkeypatch
 ) -> None:
     import reval.evaluation as evaluation
-    from reval.pipeline import load_sample_data
 
-    load_sample_data(settings)
+    settings, _ = loaded_sample(tmp_path / "workspace")
     real = evaluation.matched_effects
 
     def failing_for_stockport(records, **kwargs):
@@ -130,19 +129,16 @@ def test_one_sites_failing_model_is_recorded_and_the_others_are_stored(
 
 
 def test_dask_fan_out_gives_the_same_results_as_the_default_runner(
-    harness, tmp_path, evaluated_sample
+    harness, tmp_path, evaluated_sample, loaded_sample
 ) -> None:
     """The default runner's results equal direct evaluation (the end-to-end test above), so
     the Dask run is compared with the direct evaluation of the same data."""
     from distributed import LocalCluster
 
     from flows.nightly import nightly_on_dask
-    from reval.config import Settings
-    from reval.pipeline import load_sample_data
 
     default, default_run = evaluated_sample(tmp_path / "default")
-    on_dask = Settings(home=tmp_path / "dask")
-    load_sample_data(on_dask)
+    on_dask, _ = loaded_sample(tmp_path / "dask")
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
