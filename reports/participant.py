@@ -36,10 +36,8 @@ if len(rows):
     rows["good"] = [
         (e > 0) == content.better_is_higher(m) for e, m in zip(rows["estimate"], rows["measure"], strict=True)
     ]
-    show_figure(figures.change_chart(rows, xlabel="Change in points since the first survey", large=True),
-                "Picture: how much wellbeing and loneliness changed between the first survey and the latest "
-                "one. The line on each bar shows the range the real change is likely to be in. Blue means a "
-                "change for the better.")  # fmt: skip
+    show_figure(figures.change_chart(rows, xlabel="Change in points since the first survey", large=True), "")
+    show_text(f"*{plain(content.change_picture_caption(rows['measure']))}*")  # the programme's measures
 
 # %% [markdown]
 # ## How you see the movement
@@ -51,11 +49,13 @@ if len(profile):
     strongest = latest.dropna(subset=["mean"]).sort_values("mean", ascending=False).head(3)
     show_text("People said the movement is strongest at: "
               + "; ".join(plain(content.empowers_words(b)) for b in strongest["behaviour"]) + ".")  # fmt: skip
-    show_list(content.empowers_meanings())
+    show_list(content.empowers_meanings(dict.fromkeys(profile["behaviour"])))
     show_figure(figures.empowers_chart(profile.assign(behaviour=profile["behaviour"].map(content.empowers_words)),
                                        plain_waves=True),
                 "Picture: how strongly people see the movement doing each of eight things, "
                 "from 0 (not at all) to 10 (very strongly), at each survey.")  # fmt: skip
+else:
+    show_text("We have no answers yet about how people see the movement.")
 
 # %% [markdown]
 # ## What people said

@@ -70,15 +70,14 @@ show_table(content.balance_table(balance), "Largest standardised mean difference
            "before and after matching (all sites together, matched within site).",
            empty="No matched comparison, so there is no balance to show.")  # fmt: skip
 
-# %% [markdown]
-# ## Wellbeing and loneliness
+# %%
+show_text(f"## {plain(content.survey_heading(results))}")  # the programme's instruments
 
 # %%
 change = content.effect_rows(results, "survey_change", by_site=True)
 if len(change):
-    show_figure(figures.forest_plot(change, xlabel="Change since the baseline survey (scale points)"),
-                "Figure: change in wellbeing and loneliness since the baseline survey per site "
-                "(all = pooled), with 95% intervals.")  # fmt: skip
+    show_figure(figures.forest_plot(change, xlabel="Change since the baseline survey (scale points)"), "")
+    show_text(f"*{plain(content.survey_figure_caption(results, per_site=True))}*")
 show_table(
     content.with_site_names(content.change_table(results, ("survey_change",)), data),
     "Change from the baseline survey.",
@@ -118,6 +117,8 @@ profile = data.empowers[data.empowers["site_id"] == "all"]
 if len(profile):
     show_figure(figures.empowers_chart(profile),
                 "Figure: all sites together - mean EMPOWERS rating per behaviour and wave, with 95% intervals.")  # fmt: skip
+else:
+    show_text("*No EMPOWERS ratings: the programme's survey does not ask them, or nobody has answered yet.*")
 
 # %% [markdown]
 # ## Revaluation: the value of the movements

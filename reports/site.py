@@ -19,7 +19,7 @@ results = data.results[data.results["site_id"] == site]
 show_text(f"# {name}: what changed, and what was intended", f"Site report of {plain(data.title)}.")
 show_list(content.first_screen(data, site))
 show_text(
-    f"**{name}** ({plain(site)}), {data.finished_at}. "
+    f"**{name}**, {data.finished_at}. "
     "Every estimate is shown with its 95% interval; counts below 5 are shown as <5."
 )
 
@@ -72,14 +72,14 @@ show_table(content.balance_table(balance), "Largest standardised mean difference
            "before and after matching.", empty="No matched comparison for this site, so there is no "
            "balance to show.")  # fmt: skip
 
-# %% [markdown]
-# ## Wellbeing and loneliness
+# %%
+show_text(f"## {plain(content.survey_heading(results))}")  # the programme's instruments
 
 # %%
 change = content.effect_rows(results, "survey_change", by_site=False)
 if len(change):
-    show_figure(figures.forest_plot(change, xlabel="Change since the baseline survey (scale points)"),
-                "Figure: change in wellbeing and loneliness since the baseline survey, with 95% intervals.")  # fmt: skip
+    show_figure(figures.forest_plot(change, xlabel="Change since the baseline survey (scale points)"), "")
+    show_text(f"*{plain(content.survey_figure_caption(results, per_site=False))}*")
 show_table(
     content.change_table(results, ("survey_change",)),
     "Change from the baseline survey.",
@@ -174,7 +174,7 @@ show_list([f"\u201c{s}\u201d" for s in content.chosen_stories(data.stories, site
 # ## Appendix A: data quality
 
 # %%
-show_text(f"Evaluation run `{data.run_id}`, finished {data.finished_at}.")
+show_text(f"Evaluation run `{data.run_id}`, finished {data.finished_at}; site code {plain(site)}.")
 show_table(content.files_table(data.files), "Files received from this site.", empty="No files received.",
            hide=("Site",))  # fmt: skip
 show_table(content.rejections_table(data.rejections, data.files), "Rows rejected, and why.",

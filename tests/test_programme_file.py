@@ -44,7 +44,8 @@ def test_init_writes_the_sample_programme_file_with_comments(settings) -> None:
     programme = load_programme(settings.home)
     assert programme.title == "Health as a Social Movement"
     assert programme.instruments == ("swemwbs", "ucla3", "empowers")
-    assert programme.wave_name(1) == "first follow-up"
+    assert programme.waves == {}
+    assert programme.wave_name(1) == "wave 1"
     # an edited file is never overwritten by init
     (settings.home / "programme.yaml").write_text(OWN_BANDS, encoding="utf-8")
     init_workspace(settings)

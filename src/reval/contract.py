@@ -312,6 +312,10 @@ class Instrument:
     """The answers in words for template instructions (default: from the answer scale)."""
     item_labels: Mapping[str, str] = field(default_factory=dict)
     """A few words per item for readers (default: the item's key if a word, else its text)."""
+    plain_items: Mapping[str, str] = field(default_factory=dict)
+    """Each item in a participant's words (each_item instruments; default: its label)."""
+    range_words: str = ""
+    """How the score is read, in a participant's words (default: from range and better)."""
 
     def column(self, item: str) -> str:
         return self.columns.format(n=item)
@@ -325,11 +329,13 @@ class Instrument:
         """What the models estimate: the score, or each item for ``each_item`` instruments."""
         return self.item_columns if self.scoring == "each_item" else (self.key,)
 
+    def item_of(self, measure: str) -> str | None:
+        """The item whose column ``measure`` is (None for the score)."""
+        return next((item for item, _ in self.items if self.column(item) == measure), None)
+
     def better_for(self, measure: str) -> str:
-        for item, _ in self.items:
-            if self.column(item) == measure:
-                return self.better_items.get(item, self.better)
-        return self.better
+        item = self.item_of(measure)
+        return self.better if item is None else self.better_items.get(item, self.better)
 
     def measure_name(self, measure: str) -> str:
         """How a reader sees one of this instrument's measures."""
@@ -396,6 +402,11 @@ def instrument_from_spec(key: str, spec: Mapping[str, Any]) -> Instrument:
         raise ValueError(
             f"'reverse_items' names items that are not in 'items' ({', '.join(item_keys)})"
         )
+    for per_item in ("item_labels", "plain_items", "better_items"):
+        if not {str(k) for k in (spec.get(per_item) or {})} <= set(item_keys):
+            raise ValueError(
+                f"'{per_item}' names items that are not in 'items' ({', '.join(item_keys)})"
+            )
     minimum = int(spec.get("minimum_items") or len(items))
     if not 1 <= minimum <= len(items):
         raise ValueError(f"'minimum_items' should be from 1 to {len(items)}")
@@ -423,6 +434,9 @@ def instrument_from_spec(key: str, spec: Mapping[str, Any]) -> Instrument:
         citation=" ".join(str(spec["citation"]).split()),
         answer_words=str(spec.get("answer_words") or ""),
         item_labels={str(k): str(v) for k, v in (spec.get("item_labels") or {}).items()},
+        plain_items={str(k): " ".join(str(v).split())
+                     for k, v in (spec.get("plain_items") or {}).items()},
+        range_words=" ".join(str(spec.get("range_words") or "").split()),
     )  # fmt: skip
 
 
@@ -527,6 +541,10 @@ def _refined(
             column.checks = [c for c in column.checks if c.name not in ("isin", "age_band")] + [
                 pa.Check.isin(list(allowed))
             ]
+        if name == "wave" and programme.waves:  # the templates say the waves' names
+            column = copy.deepcopy(column)
+            named = ", ".join(f"{w} = {n}" for w, n in sorted(programme.waves.items()))
+            column.description = f"{column.description} This programme's waves: {named}."
         columns[name] = column
     columns.pop("_items_done", None)
     refined = copy.deepcopy(schema)

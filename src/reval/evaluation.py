@@ -193,7 +193,8 @@ def _profiles(
     if responses.empty:
         return pd.DataFrame(), pd.DataFrame()
     everyone = pd.concat([responses, responses.assign(site_id=POOLED)], ignore_index=True)
-    present = [c for c in EMPOWERS_ITEMS if c in everyone]
+    # only ratings someone gave: a programme without EMPOWERS has the columns, all blank
+    present = [c for c in EMPOWERS_ITEMS if c in everyone and everyone[c].notna().any()]
     empowers = (
         empowers_profile(everyone[["site_id", "wave", *present]]) if present else pd.DataFrame()
     )

@@ -609,7 +609,9 @@ def write_fixes(settings: Settings, file_or_ingest_id: str, out: Path) -> Path:
             continue  # the evaluation team's catalogue, sent by a site: nothing there to fix
         sheets.append(FixUpSheet(table, name[:31], [json.loads(c) for c in rows["cells"]],
                                  problems, [int(r) for r in rows["source_row"]]))  # fmt: skip
-    write_fix_up_workbook(out, sheets, source_name=record.original_filename)
+    write_fix_up_workbook(
+        out, sheets, source_name=record.original_filename, contract=workspace_contract(settings)
+    )
     return out
 
 

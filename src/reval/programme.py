@@ -62,10 +62,12 @@ categories: {}
 #   role: [resident, volunteer, patient, carer, staff]
 
 # Names of the survey waves, as reports should say them (wave 0 is the baseline).
-waves:
-  0: baseline
-  1: first follow-up
-  2: second follow-up
+# Without names, reports say "baseline" and "wave 1", "wave 2" ... Example:
+# waves:
+#   0: baseline
+#   1: six months
+#   2: one year
+waves: {}
 
 # A programme's own Likert battery, used like a registry instrument (list it under
 # instruments too). Example:
@@ -283,7 +285,8 @@ def _waves(entry: Entry | None, where: str) -> dict[int, str]:
 
 
 OWN_INSTRUMENT_KEYS: Final[tuple[str, ...]] = (
-    "name", "display_name", "plain_name", "columns", "item_title", "item_text", "answer_words", "item_labels", "answers",
+    "name", "display_name", "plain_name", "columns", "item_title", "item_text", "answer_words", "item_labels",
+    "plain_items", "range_words", "answers",
     "items", "reverse_items", "scoring", "conversion", "minimum_items", "range", "better",
     "better_items", "reliable_change", "citation",
 )  # fmt: skip

@@ -246,6 +246,7 @@ def second_programme(seed: int = DEFAULT_SEED) -> SecondProgramme:
         "sites", "intended_outcomes", "survey_responses", "comparison_records", "value_items",
         "harvested_outcomes", "events")}  # fmt: skip
     truth_sites: dict[str, object] = {}
+    treated: dict[str, int] = {}
     for site, stream in zip(SITES, streams, strict=True):
         survey_rng, comparison_rng, value_rng = (np.random.default_rng(s) for s in stream.spawn(3))
         design = site.design
@@ -264,6 +265,7 @@ def second_programme(seed: int = DEFAULT_SEED) -> SecondProgramme:
         parts["value_items"].append(values)
         parts["harvested_outcomes"].append(_harvested(design))
         parts["events"].append(_events(design))
+        treated[design.site_id] = int(comparison_truth["n_participants"])  # type: ignore[call-overload]
         truth_sites[design.site_id] = {
             "site_name": design.site_name,
             "survey_change_from_baseline": survey_truth,
@@ -272,14 +274,38 @@ def second_programme(seed: int = DEFAULT_SEED) -> SecondProgramme:
         }
     tables = {"paradigm_statements": PARADIGM_STATEMENTS.copy()}
     tables.update({name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()})
-    truth = {"programme": TITLE, "seed": seed, "sites": truth_sites, "definitions": {
+    truth = {"programme": TITLE, "seed": seed, "sites": truth_sites, "pooled": _pooled(truth_sites, treated),
+             "definitions": {
         "survey_change_from_baseline": "Per follow-up wave: the mean, over respondents who "
         "answered the baseline and that wave, of the expected change in their WEMWBS score, "
         "each ONS4 item and the paradigm index (expectation over item and occasion noise).",
         "comparison_att": "Average effect on the treated per comparison outcome (and the rate "
         "ratio), as in the sample programme.",
+        "pooled": "All sites together: the same changes over every respondent who answered the "
+        "baseline and that wave, and the effect on the treated over every participant (each "
+        "site's weighted by its people).",
     }}  # fmt: skip
     return SecondProgramme(tables, truth)
+
+
+def _pooled(sites: dict[str, object], treated: dict[str, int]) -> dict[str, object]:
+    """The pooled truth: each site's weighted by the people its own rests on (a site's change
+    is a mean over its respondents seen twice, its ATT a mean over its participants)."""
+    facts = {site: dict(value) for site, value in sites.items()}  # type: ignore[call-overload]
+    change: dict[str, dict[str, float]] = {}
+    for wave in map(str, range(1, WAVES + 1)):
+        per_site = [f["survey_change_from_baseline"][wave] for f in facts.values()]
+        people = np.array([c["respondents_in_both_waves"] for c in per_site], float)
+        measures = [m for m in per_site[0] if m != "respondents_in_both_waves"]
+        change[wave] = {"respondents_in_both_waves": int(people.sum()), **{
+            m: round(float(np.average([c[m] for c in per_site], weights=people)), 4)
+            for m in measures}}  # fmt: skip
+    weights = np.array([treated[site] for site in facts], float)
+    att = {o: {"att": round(float(np.average([f["comparison_att"][o]["att"] for f in facts.values()],
+                                             weights=weights)), 4)}
+           for o in COMPARISON_OUTCOMES}  # fmt: skip
+    return {"survey_change_from_baseline": change, "comparison_att": att,
+            "n_participants": int(weights.sum())}  # fmt: skip
 
 
 SITE_TABLES: Final[tuple[str, ...]] = (

@@ -28,7 +28,13 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
-from reval.contract import TableName, column_answer_scale, column_checks, table_schema
+from reval.contract import (
+    Contract,
+    TableName,
+    column_answer_scale,
+    column_checks,
+    default_contract,
+)
 from reval.inert import inert
 
 FIXED_CREATED = dt.datetime(2016, 1, 1, 0, 0, 0)
@@ -170,9 +176,13 @@ def add_validation(data: Worksheet, lists: Worksheet, col: int, column: pa.Colum
         })  # fmt: skip
 
 
-def schema_column(table: TableName, name: str) -> tuple[int, pa.Column] | None:
-    """The contract column governing ``name`` and its place in the template's order."""
-    for position, (pattern, column) in enumerate(table_schema(table).columns.items()):
+def schema_column(
+    table: TableName, name: str, contract: Contract | None = None
+) -> tuple[int, pa.Column] | None:
+    """The contract column governing ``name`` and its place in the template's order, under
+    the workspace's ``contract`` (default: the sample programme's)."""
+    schema = (contract or default_contract()).schema(table)
+    for position, (pattern, column) in enumerate(schema.columns.items()):
         if pattern == name or (column.regex and re.fullmatch(pattern, name)):
             return position, column
     return None
@@ -233,11 +243,12 @@ class FixUpSheet:
 
 
 def write_fix_up_workbook(target: Path | IO[bytes], sheets: list[FixUpSheet], *,
-                          source_name: str) -> None:  # fmt: skip
+                          source_name: str, contract: Contract | None = None) -> None:  # fmt: skip
     """The rows to fix as a workbook a person can use: a 'how to use this' sheet, then a
     sheet per table with the problems column first (wrapped), the template's columns,
-    dropdowns and number formats, values typed as the template types them, and each bad
-    cell highlighted with its message as a note. Messages name cells of this workbook."""
+    dropdowns and number formats (the workspace's ``contract``: its categories and
+    instruments), values typed as the template types them, and each bad cell highlighted
+    with its message as a note. Messages name cells of this workbook."""
     workbook = open_workbook(target, title=f"Rows to fix from {source_name}")
     header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
@@ -253,8 +264,8 @@ def write_fix_up_workbook(target: Path | IO[bytes], sheets: list[FixUpSheet], *,
     lists = workbook.add_worksheet(LISTS_SHEET)  # after the data sheets: the last tab, hidden
     list_col = 0
     for fix, data in zip(sheets, pages, strict=True):
-        columns = _fix_up_columns(fix)
-        specs = {name: found[1] if (found := schema_column(fix.table, name)) else None
+        columns = _fix_up_columns(fix, contract)
+        specs = {name: found[1] if (found := schema_column(fix.table, name, contract)) else None
                  for name in columns}  # fmt: skip
         letters = {name: xl_col_to_name(i + 1) for i, name in enumerate(columns)}
         new_rows = {old: new for new, old in enumerate(fix.source_rows, start=2)}
@@ -297,7 +308,7 @@ def write_fix_up_workbook(target: Path | IO[bytes], sheets: list[FixUpSheet], *,
     workbook.close()
 
 
-def _fix_up_columns(fix: FixUpSheet) -> list[str]:
+def _fix_up_columns(fix: FixUpSheet, contract: Contract | None) -> list[str]:
     """The upload's columns in the template's order (unknown ones after), plus any
     required column the upload lacked, so there is a place to fill it in."""
     seen = list(dict.fromkeys(c for row in fix.rows for c in row))
@@ -306,7 +317,7 @@ def _fix_up_columns(fix: FixUpSheet) -> list[str]:
     names = list(dict.fromkeys([*seen, *missing]))
 
     def order(item: tuple[int, str]) -> tuple[int, int]:
-        found = schema_column(fix.table, item[1])
+        found = schema_column(fix.table, item[1], contract)
         return (found[0] if found else 10_000, item[0])
 
     return [name for _, name in sorted(enumerate(names), key=order)]

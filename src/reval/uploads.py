@@ -17,10 +17,9 @@ from pathlib import Path
 import pandas as pd
 
 from reval.config import SAMPLE_DATA_DIR, Settings
-from reval.contract import contract_version
 from reval.errors import RevalError
 from reval.ingest.problems import Problem, belongs_elsewhere
-from reval.pipeline import IngestReport, TableCounts
+from reval.pipeline import IngestReport, TableCounts, workspace_contract
 from reval.site_templates import TemplateFor, write_templates
 from reval.warehouse import IngestRecord, Warehouse
 
@@ -128,20 +127,22 @@ class UnknownSiteError(RevalError):
 
 
 def blank_templates(settings: Settings, site_id: str | None = None) -> Path:
-    """A folder holding ``<table>.xlsx`` per contract table, for one site (``site_id``
-    filled in) or any; made once per contract version, catalogue, site list and site, and
-    reused after that."""
+    """A folder holding ``<table>.xlsx`` per contract table of the workspace's programme
+    (its title, categories and instruments), for one site (``site_id`` filled in) or any;
+    made once per contract version (it changes with the programme file), catalogue, site
+    list and site, and reused after that."""
+    contract = workspace_contract(settings)
     catalogue = paradigm_catalogue(settings)
     audience = template_audience(settings, site_id)
     key = hashlib.sha256("\n".join([
-        contract_version(), *catalogue["item"].astype(str), *catalogue["statement"].astype(str),
+        contract.version, *catalogue["item"].astype(str), *catalogue["statement"].astype(str),
         f"site={site_id}", f"name={audience.site_name}", *audience.sites,
     ]).encode()).hexdigest()[:16]  # fmt: skip
     folder = settings.portal_dir / "templates" / key
     if folder.is_dir():
         return folder
     partial = folder.with_name(f".{key}-{uuid.uuid4().hex}")
-    write_templates(partial, catalogue, audience=audience)
+    write_templates(partial, catalogue, contract=contract, audience=audience)
     try:
         partial.rename(folder)
     except OSError:  # made meanwhile by another request

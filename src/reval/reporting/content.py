@@ -9,33 +9,33 @@ Counts of people, rows or items are always shown through :func:`count_text`: a c
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import pandas as pd
 
 from reval.contract import Instrument, instrument_registry
 from reval.intended import CLEAR_VERDICTS, VERDICT_RULES, VERDICTS
+from reval.programme import DEFAULT_INSTRUMENTS
 from reval.reporting.disclosure import SUPPRESSED, THRESHOLD, suppress_counts
 from reval.revaluation import KINDS, VISIBILITY, moved_to_visible, six_box_grid
 
 Scope = Literal["programme", "site"]
 
 MEASURE_NAMES: Final[dict[str, str]] = {
-    "swemwbs": "Wellbeing (SWEMWBS, 7-35)",
-    "ucla3": "Loneliness (UCLA 3-item, 3-9)",
     "paradigm_index": "Paradigm index (new minus old agreement)",
     "ae_visits": "A&E visits",
     "gp_contacts": "GP contacts",
     "admissions": "Hospital admissions",
     "wellbeing": "Wellbeing (GP record)",
 }
-PLAIN_MEASURES: Final[dict[str, str]] = {
-    "swemwbs": "wellbeing",
-    "ucla3": "loneliness",
-    "paradigm_index": "agreement with the new ways of thinking about health",
-}
+"""Names of the measures that are not instruments' (instruments name theirs in the registry,
+schemas/instruments.yaml)."""
+PARADIGM_WORDS: Final[str] = "agreement with the new ways of thinking about health"
+PARADIGM_RANGE: Final[str] = "scored from -4 to 4"
+"""The paradigm index in plain words: mean agreement (1-5) with new-paradigm statements
+minus old, so -4 to 4 in every programme."""
 REASONS_IN_WORDS: Final[dict[str, str]] = {
     "missing_value": "a required answer was blank",
     "wrong_type": "a value was not the expected kind (number, date, text)",
@@ -95,6 +95,40 @@ def use_site_names(names: dict[str, str]) -> None:
 
 
 _SITE_NAMES: dict[str, str] = {}
+
+
+def use_wave_names(names: Mapping[int, str]) -> None:
+    """Say waves by the names the programme file gives them (``waves:``)."""
+    _WAVE_NAMES.clear()
+    _WAVE_NAMES.update({int(k): str(v) for k, v in names.items()})
+
+
+_WAVE_NAMES: dict[int, str] = {}
+
+
+def wave_words(wave: object) -> str:
+    """A wave as sentences name it: the programme's name for it, else "wave N" (wave 0:
+    "baseline")."""
+    number = int(wave)  # type: ignore[call-overload]
+    return _WAVE_NAMES.get(number) or ("baseline" if number == 0 else f"wave {number}")
+
+
+def wave_label(wave: object) -> str:
+    """A wave in a figure's labels: its name, else "wave N" (wave 0 too)."""
+    number = int(wave)  # type: ignore[call-overload]
+    return _WAVE_NAMES.get(number) or f"wave {number}"
+
+
+def wave_cell(wave: object) -> str:
+    """A wave in a table's Wave column: its name when the programme gives one, else its number."""
+    if wave is None or pd.isna(wave):  # type: ignore[arg-type]
+        return "-"
+    return _WAVE_NAMES.get(int(wave), str(int(wave)))  # type: ignore[call-overload]
+
+
+def survey_of(wave: int) -> str:
+    """A follow-up survey in a sentence: "the one year survey", else "wave N"."""
+    return f"the {_WAVE_NAMES[wave]} survey" if wave in _WAVE_NAMES else f"wave {wave}"
 
 
 def site_label(site_id: object) -> object:
@@ -221,7 +255,7 @@ def change_table(results: pd.DataFrame, kinds: tuple[str, ...] = ("survey_change
     return pd.DataFrame({
         "Site": rows["site_id"].map(site_label),
         "Measure": rows["measure"].map(measure_name),
-        "Wave": rows["wave"].astype("Int64").astype(str),
+        "Wave": rows["wave"].map(wave_cell),
         "Change": rows["estimate"].map(_fmt),
         "95% interval": [_ci(lo, hi) for lo, hi in zip(rows["ci_low"], rows["ci_high"], strict=True)],
         "People": rows["n"].map(count_text),
@@ -246,7 +280,7 @@ def attrition_tables(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
     who = pd.DataFrame({
         "Site": index["site_id"].map(site_label),
         "Measure": index["measure"].map(measure_name),
-        "Wave": index["wave"].astype(int).astype(str),
+        "Wave": index["wave"].map(wave_cell),
         "At baseline": retention["n"].map(count_text).to_numpy(),
         "Followed up": change["n"].map(count_text).to_numpy(),
         "Retained": [("-" if pd.isna(v) else f"{100 * v:.0f}%") for v in retention["estimate"]],
@@ -254,7 +288,7 @@ def attrition_tables(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
     risk = pd.DataFrame({
         "Site": index["site_id"].map(site_label),
         "Measure": index["measure"].map(measure_name),
-        "Wave": index["wave"].astype(int).astype(str),
+        "Wave": index["wave"].map(wave_cell),
         "Stayers minus leavers at baseline": [
             interval_text(e, lo, hi) for e, lo, hi in
             zip(leavers["estimate"], leavers["ci_low"], leavers["ci_high"], strict=True)],
@@ -289,7 +323,8 @@ def wave_text(wave: object, source: object = None) -> str:
     """Which data an estimate comes from, said the same way everywhere."""
     if source == "matched_did" or wave is None or pd.isna(wave):  # type: ignore[arg-type]
         return "matched groups"
-    return f"survey wave {int(wave)}"  # type: ignore[call-overload]
+    number = int(wave)  # type: ignore[call-overload]
+    return f"{_WAVE_NAMES[number]} survey" if number in _WAVE_NAMES else f"survey wave {number}"
 
 
 def gas_level_text(level: object, basis: object) -> str:
@@ -338,14 +373,21 @@ def verdict_rules(intended: pd.DataFrame) -> list[str]:
         )
     if "margin" in intended and len(intended):
         margins = "; ".join(
-            f"{r.site_id} {r.outcome_id} ±{r.margin:g}" for r in intended.itertuples()
+            f"{_outcome_words(r)} ±{r.margin:g}" for r in intended.itertuples()
             if pd.notna(r.margin)
         )  # fmt: skip
         lines.append(f"No-change margins (half the target): {margins}.")
     if "why_not_measurable" in intended:
-        lines += [f"{r.site_id} {r.outcome_id} is not measurable: {r.why_not_measurable}."
+        lines += [f"{_outcome_words(r)} is not measurable: {r.why_not_measurable}."
                   for r in intended.itertuples() if isinstance(r.why_not_measurable, str)]  # fmt: skip
     return lines
+
+
+def _outcome_words(row: Any) -> str:
+    """An intended outcome as readers know it: its site's name and its statement."""
+    statement = getattr(row, "statement", None)
+    words = statement if isinstance(statement, str) and statement else row.outcome_id
+    return f"{site_label(row.site_id)}, \u201c{words}\u201d"
 
 
 def gas_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -415,12 +457,6 @@ def rejections_table(rejections: pd.DataFrame, files: pd.DataFrame) -> pd.DataFr
 
 
 CHANGE_KINDS: Final[tuple[str, ...]] = ("survey_change", "paradigm_index")
-HEADLINE_MEASURES: Final[tuple[str, ...]] = ("swemwbs", "ucla3", "paradigm_index")
-SCALE_RANGES: Final[dict[str, str]] = {
-    "swemwbs": "scored from 7 to 35",
-    "ucla3": "scored from 3 to 9, higher is lonelier",
-    "paradigm_index": "scored from -4 to 4",
-}
 ORDINALS: Final[tuple[str, ...]] = ("first", "second", "third", "fourth", "fifth", "sixth")
 
 
@@ -446,9 +482,34 @@ def headline_changes(results: pd.DataFrame, site_id: str) -> pd.DataFrame:
 
 
 def survey_words(wave: int) -> str:
-    """A follow-up wave in plain words: wave 1 is the second survey."""
+    """A follow-up wave in plain words: wave 1 is the second survey (or the surveys by the
+    names the programme gives its waves)."""
+    if 0 in _WAVE_NAMES or wave in _WAVE_NAMES:
+        return f"between {first_survey()} and the {_survey_called(wave)} survey"
     nth = ORDINALS[wave] if wave < len(ORDINALS) else f"number {wave + 1}"
     return f"between the first survey and the {nth}"
+
+
+def first_survey() -> str:
+    """The baseline survey in a participant's words."""
+    return f"the {_WAVE_NAMES[0]} survey" if 0 in _WAVE_NAMES else "the first survey"
+
+
+def _survey_called(wave: int) -> str:
+    if wave in _WAVE_NAMES:
+        return _WAVE_NAMES[wave]
+    return ORDINALS[wave] if wave < len(ORDINALS) else f"number {wave + 1}"
+
+
+def survey_name(wave: int) -> str:
+    """A survey as a participant's picture labels it: "First survey", or the wave's name."""
+    if wave in _WAVE_NAMES:
+        return _WAVE_NAMES[wave][:1].upper() + _WAVE_NAMES[wave][1:]
+    return (
+        f"{ORDINALS[wave].capitalize()} survey"
+        if 0 <= wave < len(ORDINALS)
+        else f"Survey {wave + 1}"
+    )
 
 
 def headline_measures(results: pd.DataFrame) -> list[str]:
@@ -458,20 +519,21 @@ def headline_measures(results: pd.DataFrame) -> list[str]:
 
 
 def scale_range(measure: str) -> str:
-    """How a measure is scored, in words (the registry's range when not listed here)."""
-    if measure in SCALE_RANGES:
-        return SCALE_RANGES[measure]
+    """How a measure is scored, in words: the registry's ``range_words``, else its range
+    (and that higher is worse when lower is better)."""
+    if measure == "paradigm_index":
+        return PARADIGM_RANGE
     instrument = _instrument_of(measure)
     if instrument is None:
         return "points"
+    if instrument.range_words and instrument.better_for(measure) == instrument.better:
+        return instrument.range_words
     worse = ", higher is worse" if instrument.better_for(measure) == "lower" else ""
     return f"scored from {instrument.range[0]:g} to {instrument.range[1]:g}{worse}"
 
 
 def participant_label(measure: str) -> str:
     """A measure's label in the participants' picture ("Wellbeing (7 to 35)")."""
-    if measure in PARTICIPANT_LABELS:
-        return PARTICIPANT_LABELS[measure]
     instrument = _instrument_of(measure)
     low_high = (
         "" if instrument is None else f" ({instrument.range[0]:g} to {instrument.range[1]:g})"
@@ -480,22 +542,68 @@ def participant_label(measure: str) -> str:
 
 
 def survey_change_measures(results: pd.DataFrame) -> list[str]:
-    """The survey measures the results hold change for: the programme's instrument scores
-    and items (alphabetically), then the paradigm index."""
+    """The survey measures the results hold change for: the programme's instrument scores,
+    then the items that are measures of their own (each alphabetically), then the paradigm
+    index."""
     kinds = results["kind"].isin(["survey_change", "paradigm_index"])
-    measures = sorted(set(results.loc[kinds & (results["kind"] == "survey_change"), "measure"]))
+    measures = sorted(set(results.loc[kinds & (results["kind"] == "survey_change"), "measure"]),
+                      key=lambda m: (_is_item(m), m))  # fmt: skip
     return measures + (["paradigm_index"] if (results["measure"] == "paradigm_index").any() else [])
 
 
+def _is_item(measure: str) -> bool:
+    instrument = _instrument_of(measure)
+    return instrument is not None and measure != instrument.key
+
+
 def plain_measure(measure: str) -> str:
-    """A measure in a participant's words ("wellbeing")."""
-    if measure in PLAIN_MEASURES:
-        return PLAIN_MEASURES[measure]
+    """A measure in a participant's words ("wellbeing"): the registry's ``plain_name``, or
+    for one item of an instrument its ``plain_items`` words."""
+    if measure == "paradigm_index":
+        return PARADIGM_WORDS
     instrument = _instrument_of(measure)
     if instrument is None:
         return measure.replace("_", " ")
-    return instrument.plain_name if measure == instrument.key else (
-        instrument.measure_name(measure).split(": ", 1)[-1].lower())  # fmt: skip
+    if measure == instrument.key:
+        return instrument.plain_name
+    item = instrument.item_of(measure)
+    return (instrument.plain_items.get(item or "")
+            or instrument.measure_name(measure).split(": ", 1)[-1].lower())  # fmt: skip
+
+
+def listed(words: list[str]) -> str:
+    """Words as a list: "a", "a and b", "a, b and c"."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def survey_instruments_words(results: pd.DataFrame) -> str:
+    """The instruments whose change the results hold, in plain words ("wellbeing and
+    loneliness"): what the report's survey section is about."""
+    instruments = [_instrument_of(m) for m in survey_change_measures(results)]
+    words = list(dict.fromkeys(i.plain_name for i in instruments if i is not None))
+    return listed(words) if words else "survey answers"
+
+
+def survey_heading(results: pd.DataFrame) -> str:
+    """The heading of the survey section: its instruments' plain names ("Wellbeing and
+    loneliness")."""
+    words = survey_instruments_words(results)
+    return words[:1].upper() + words[1:]
+
+
+def survey_figure_caption(results: pd.DataFrame, *, per_site: bool) -> str:
+    """The survey-change figure's caption, naming this programme's instruments."""
+    where = " per site (all = pooled)" if per_site else ""
+    return (f"Figure: change in {survey_instruments_words(results)} since the {wave_words(0)} "
+            f"survey{where}, with 95% intervals.")  # fmt: skip
+
+
+def change_picture_caption(measures: Iterable[str]) -> str:
+    """The participants' change picture, said in their words for this programme's measures."""
+    named = listed(list(dict.fromkeys(plain_measure(m) for m in measures)) or ["people's answers"])
+    return (f"Picture: how much {named} changed between {first_survey()} and the latest one. "
+            "The line on each bar shows the range the real change is likely to be in. Blue means a "
+            "change for the better.")  # fmt: skip
 
 
 def better_is_higher(measure: str) -> bool:
@@ -511,7 +619,7 @@ def summary_sentences(inputs: ReportInputs, site_id: str) -> list[str]:
     for r in headline_changes(inputs.results, site_id).itertuples():
         sentences.append(
             f"{measure_name(r.measure)} {_direction(r.estimate, r.ci_low, r.ci_high)} "
-            f"by {abs(r.estimate):.2f} points from baseline to wave {int(r.wave)} "
+            f"by {abs(r.estimate):.2f} points from {wave_words(0)} to {wave_words(r.wave)} "
             f"(95% interval {r.ci_low:.2f} to {r.ci_high:.2f}; {count_text(r.n)} people answered both)."
         )
     did = results[(results["kind"] == "did") & results["estimate"].notna()]
@@ -555,13 +663,13 @@ def first_screen(inputs: ReportInputs, site_id: str) -> list[str]:
         what = f"{where}, no change could be estimated yet."
     else:
         by_wave = [
-            f"to wave {int(wave)}: " + ", ".join(
+            f"to {wave_words(wave)}: " + ", ".join(
                 f"{plain_measure(r.measure)} {_direction(r.estimate, r.ci_low, r.ci_high).split(' (')[0]} "
                 f"by {abs(r.estimate):.2f} points ({scale_range(r.measure)})" for r in group.itertuples())
             for wave, group in heads.groupby("wave", sort=True)
         ]  # fmt: skip
         reached = intended["classification"].isin(["achieved", "partly achieved"]).sum()
-        what = (f"{where}, from the baseline survey {'; '.join(by_wave)}; "
+        what = (f"{where}, from the {wave_words(0)} survey {'; '.join(by_wave)}; "
                 f"{reached} of {len(intended)} intended outcomes were achieved at least in part.")  # fmt: skip
     who = _who_sentence(inputs.results, site_id, heads)
     clear = intended["classification"].isin(CLEAR_VERDICTS)
@@ -598,7 +706,8 @@ def _who_sentence(results: pd.DataFrame, site_id: str, heads: pd.DataFrame) -> s
             "the change there is shown beside a version weighted for who stayed" if len(risky)
             else "those who left did not differ clearly at baseline from those who stayed")  # fmt: skip
     return (
-        f"For whom: the {people} people who answered both the baseline survey and wave {wave}{share}; "
+        f"For whom: the {people} people who answered both the {wave_words(0)} survey and "
+        f"{survey_of(wave)}{share}; "
         f"{risk}."
     )
 
@@ -622,7 +731,7 @@ def rate_ratio_notes(results: pd.DataFrame) -> list[str]:
         unclear_one = "difference in change" if ratio_clear else "rate ratio"
         same_way = (d["estimate"] < 0) == (r["estimate"] < 1)
         notes.append(
-            f"{key[0]}, {measure_name(key[1])}: the {clear_one} ({shown['estimate']:.2f}, 95% interval "
+            f"{site_label(key[0])}, {measure_name(key[1])}: the {clear_one} ({shown['estimate']:.2f}, 95% interval "
             f"{shown['ci_low']:.2f} to {shown['ci_high']:.2f}) is clear but the {unclear_one} is not, "
             "because they ask different questions of the same people: the difference in change is an "
             "absolute difference in yearly counts, in which the heaviest users weigh most, while the rate "
@@ -651,29 +760,19 @@ def plain_change(results: pd.DataFrame, site_id: str) -> list[str]:
     return lines
 
 
-PARTICIPANT_LABELS: Final[dict[str, str]] = {
-    "swemwbs": "Wellbeing (7 to 35)", "ucla3": "Loneliness (3 to 9)",
-}  # fmt: skip
-EMPOWERS_WORDS: Final[dict[str, str]] = {
-    "empathises": "understanding what people go through",
-    "mobilises": "getting people involved and acting together",
-    "powers": "giving people power and a say",
-    "orbits": "linking up with other groups and services around it",
-    "waves": "keeping going through ups and downs",
-    "experiments": "trying out new ideas",
-    "rages": "speaking up about what is unfair",
-    "selfgoverns": "being run by its own members",
-}
-"""The eight EMPOWERS behaviours (Nesta 2016, ch. 6) said without the framework's words."""
-
-
 def empowers_words(behaviour: str) -> str:
-    return EMPOWERS_WORDS.get(behaviour, behaviour.replace("_", " "))
+    """An EMPOWERS behaviour in a participant's words (the registry's ``plain_items``)."""
+    instrument = _instrument_of(f"emp_{behaviour}")
+    words = instrument.plain_items.get(behaviour) if instrument is not None else None
+    return words or behaviour.replace("_", " ")
 
 
-def empowers_meanings() -> list[str]:
-    return [f"{words.capitalize()} (the survey calls this \u201c{name}\u201d)"
-            for name, words in EMPOWERS_WORDS.items()]  # fmt: skip
+def empowers_meanings(behaviours: Iterable[str] | None = None) -> list[str]:
+    """What each behaviour (default: every EMPOWERS behaviour) means, in plain words."""
+    instrument = instrument_registry()["empowers"]
+    chosen = [k for k, _ in instrument.items] if behaviours is None else list(behaviours)
+    return [f"{empowers_words(name).capitalize()} (the survey calls this \u201c{name}\u201d)"
+            for name in chosen]  # fmt: skip
 
 
 def six_box_words(grid: pd.DataFrame) -> str | None:
@@ -735,7 +834,7 @@ def effect_rows(results: pd.DataFrame, kind: str, *, by_site: bool) -> pd.DataFr
     rows = results[(results["kind"] == kind) & results["estimate"].notna()]
     rows = rows.sort_values(["measure", "site_id"])
     waves = rows["wave"].dropna().nunique() > 1
-    labels = [(f"{site_label(s)} - " if by_site else "") + measure_name(m) + (f" (wave {int(w)})" if waves else "")
+    labels = [(f"{site_label(s)} - " if by_site else "") + measure_name(m) + (f" ({wave_words(w)})" if waves else "")
               for s, m, w in zip(rows["site_id"], rows["measure"], rows["wave"], strict=True)]  # fmt: skip
     return rows.assign(label=labels)[["label", "estimate", "ci_low", "ci_high"]]
 
@@ -769,10 +868,8 @@ def chosen_stories(stories: pd.DataFrame, site_id: str, limit: int = 6) -> list[
     return picked["story_text"].drop_duplicates().head(limit).tolist()
 
 
-GOOD_DIRECTION: Final[dict[str, int]] = {
-    "ucla3": -1, "ae_visits": -1, "gp_contacts": -1, "admissions": -1,
-}  # fmt: skip
-"""Measures where a fall is the better outcome (everything else: a rise)."""
+GOOD_DIRECTION: Final[dict[str, int]] = {"ae_visits": -1, "gp_contacts": -1, "admissions": -1}
+"""Comparison outcomes where a fall is the better outcome (instruments say in the registry)."""
 VALENCE_WORDS: Final[dict[str, str]] = {
     "positive": "a good change", "negative": "a bad change", "mixed": "mixed, good and bad",
 }  # fmt: skip
@@ -794,7 +891,10 @@ def unintended_lines(
     for r in rows.itertuples():
         where = "" if site_id else f"{site_label(r.site_id)}: "
         if r.source == "measure":
-            better = (r.estimate > 0) == (GOOD_DIRECTION.get(str(r.what), 1) > 0)
+            rise_is_good = GOOD_DIRECTION.get(
+                str(r.what), 1 if better_is_higher(str(r.what)) else -1
+            )
+            better = (r.estimate > 0) == (rise_is_good > 0)
             lines.append(f"{where}{measure_name(str(r.what))} changed clearly although no intended "
                          f"outcome named it - a change for the {'better' if better else 'worse'}: "
                          f"{interval_text(r.estimate, r.ci_low, r.ci_high)}")  # fmt: skip
@@ -806,3 +906,18 @@ def unintended_lines(
             lines.append(f"{where}\u201c{r.what}\u201d ({VALENCE_WORDS.get(r.valence, r.valence)}: "
                          "a story nobody expected)")  # fmt: skip
     return lines
+
+
+# --- the sample programme's wording, as the registry gives it ------------------------------
+# Reports ask the functions above, which read the programme's instruments; these views of
+# the default programme (swemwbs, ucla3, empowers) are for tests that check its pages.
+
+_DEFAULT_SCORES: Final[tuple[str, ...]] = tuple(
+    key for key in DEFAULT_INSTRUMENTS if instrument_registry()[key].scoring != "each_item"
+)
+HEADLINE_MEASURES: Final[tuple[str, ...]] = (*_DEFAULT_SCORES, "paradigm_index")
+PLAIN_MEASURES: Final[dict[str, str]] = {m: plain_measure(m) for m in HEADLINE_MEASURES}
+SCALE_RANGES: Final[dict[str, str]] = {m: scale_range(m) for m in HEADLINE_MEASURES}
+EMPOWERS_WORDS: Final[dict[str, str]] = {
+    name: empowers_words(name) for name, _ in instrument_registry()["empowers"].items
+}

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from reval.inert import FIGURE_TEXT, inert
+from reval.reporting.content import survey_name, wave_label
 
 OKABE_ITO = {
     "orange": "#E69F00",
@@ -91,7 +92,7 @@ def diverging_bars(shares: pd.DataFrame, *, title: str = "") -> Chart:
     """Disagree to the left of zero, agree to the right, 'neither' split across it; one bar
     per statement and wave (baseline above follow-up)."""
     table = shares.sort_values(["paradigm", "item", "wave"], ascending=[True, True, False])
-    labels = [f"{'[new] ' if p == 'new' else '[old] '}{inert(s, 'figure')} (wave {w})"
+    labels = [f"{'[new] ' if p == 'new' else '[old] '}{inert(s, 'figure')} ({inert(wave_label(w), 'figure')})"
               for p, s, w in zip(table["paradigm"], table["statement"], table["wave"], strict=True)]  # fmt: skip
     figure, axes = plt.subplots(figsize=(9, 0.34 * len(table) + 1.6), layout="constrained")
     rows = list(range(len(table)))
@@ -143,7 +144,7 @@ def empowers_chart(profile: pd.DataFrame, *, title: str = "", plain_waves: bool 
             (part["ci_high"] - part["mean"]).fillna(0),
         ]
         axes.barh(y, part["mean"].fillna(0), height=height, color=colours[k % len(colours)],
-                  xerr=error, capsize=2, label=_survey_name(wave) if plain_waves else f"Wave {wave}")  # fmt: skip
+                  xerr=error, capsize=2, label=inert(survey_name(wave) if plain_waves else _capital(wave_label(wave)), "figure"))  # fmt: skip
     axes.set_yticks([i + height * (len(waves) - 1) / 2 for i in range(len(behaviours))],
                     [inert(b, "figure") for b in behaviours], **FIGURE_TEXT)  # fmt: skip
     axes.invert_yaxis()
@@ -155,14 +156,13 @@ def empowers_chart(profile: pd.DataFrame, *, title: str = "", plain_waves: bool 
     last = profile[profile["wave"] == waves[-1]].dropna(subset=["mean"]) if waves else profile
     top = last.sort_values("mean", ascending=False).head(2)
     alt = (f"Bar chart of the EMPOWERS profile over {len(waves)} waves. "
-           + (f"Strongest at wave {waves[-1]}: " + ", ".join(f"{r.behaviour} {r.mean:.1f}" for r in top.itertuples()) + "."
+           + (f"Strongest at {wave_label(waves[-1])}: " + ", ".join(f"{r.behaviour} {r.mean:.1f}" for r in top.itertuples()) + "."
               if len(top) else ""))  # fmt: skip
     return Chart(figure, alt)
 
 
-def _survey_name(wave: int) -> str:
-    ordinals = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth")
-    return f"{ordinals[wave]} survey" if 0 <= wave < len(ordinals) else f"Survey {wave + 1}"
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def six_box_chart(counts: pd.DataFrame, *, title: str = "") -> Chart:

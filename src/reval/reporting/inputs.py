@@ -21,6 +21,7 @@ from reval.reporting.content import (
     statement_shares,
     use_instruments,
     use_site_names,
+    use_wave_names,
 )
 from reval.reporting.disclosure import withhold_small_estimates
 from reval.warehouse import Warehouse
@@ -37,6 +38,7 @@ def report_inputs(settings: Settings, run_id: str | None = None,
     scope = site_id or None
     programme = load_programme(settings.home)
     use_instruments(programme_contract(programme).instruments)  # names of its own batteries
+    use_wave_names(programme.waves)
     with Warehouse(settings.warehouse_path, read_only=True,
                    lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
         run = run_id or warehouse.latest_run()

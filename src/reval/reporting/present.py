@@ -24,14 +24,16 @@ def plain(text: object) -> str:
 
 
 def show_figure(chart: Chart, caption: str) -> None:
-    """The picture (alt text attached), then its caption as a line of text."""
+    """The picture (alt text attached), then its caption as a line of text (none when the
+    caption is empty: the report writes its own, escaped with :func:`plain`)."""
     buffer = io.BytesIO()
     chart.figure.savefig(buffer, format="png", dpi=FIGURE_DPI)
     plt.close(chart.figure)
     display(
         Image(data=buffer.getvalue(), format="png"), metadata={"image/png": {"alt": chart.alt_text}}
     )
-    display(Markdown(f"*{caption}*"))
+    if caption:
+        display(Markdown(f"*{caption}*"))
 
 
 def show_table(table: pd.DataFrame, caption: str = "", empty: str = "Nothing to show.",
