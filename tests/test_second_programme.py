@@ -146,6 +146,12 @@ def test_change_is_estimated_at_every_follow_up_wave_pooled_too(run) -> None:
     assert wemwbs["ci_low"].notna().all()
     # no SWEMWBS, UCLA-3 or EMPOWERS anywhere: this programme does not use them
     assert not results["measure"].str.startswith(("swemwbs", "ucla", "emp_")).any()
+    # who stayed, beside the change of its scale score (the sample's: SWEMWBS and UCLA-3)
+    retention = results[results["kind"] == "retention"]
+    assert sorted(
+        set(zip(retention["measure"], retention["site_id"], retention["wave"], strict=True))
+    ) == sorted(("wemwbs", site.design.site_id, w) for site in SITES for w in (1, 2))
+    assert results.loc[results["kind"] == "ipw_change", "ci_low"].notna().all()
     # each intended outcome is judged, none refused or lost
     assert len(run["intended"]) == sum(len(site.design.intended) for site in SITES)
     assert run["intended"]["classification"].notna().all()

@@ -8,8 +8,8 @@ left (stayers' minus leavers' mean baseline score, with a Welch 95% interval). W
 who left differed clearly at baseline (the interval excludes zero), the change among
 those who stayed is flagged "at risk of attrition bias". Beside it reval shows the change
 weighted by the inverse probability of staying: a logistic model predicts, from each
-person's baseline wellbeing and loneliness, deprivation quintile and age band, how likely
-they were to answer the follow-up, and each person who stayed counts as 1 / that
+person's baseline scores on the programme's scales, deprivation quintile and age band, how
+likely they were to answer the follow-up, and each person who stayed counts as 1 / that
 probability, standing in for the similar people who left. This estimates the change for
 the whole baseline group if leaving depended only on what was measured at baseline
 (missing at random); it cannot correct for reasons nobody measured. Its interval treats
@@ -28,12 +28,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from reval.contract import Contract, default_contract
 from reval.matching._propensity import propensity_scores
 from reval.matching.errors import MatchingError
 
-ATTRITION_MEASURES: Final[tuple[str, ...]] = ("swemwbs", "ucla3")
-"""Scales whose change gets a retention line and a weighted sensitivity line."""
-BASELINE_PREDICTORS: Final[tuple[str, ...]] = ("swemwbs", "ucla3")
 CATEGORY_PREDICTORS: Final[tuple[str, ...]] = ("age_band",)
 NUMBER_PREDICTORS: Final[tuple[str, ...]] = ("imd_quintile",)
 AT_RISK: Final[str] = "at risk of attrition bias: those who left differed at baseline"
@@ -69,11 +67,19 @@ def welch_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]
     return diff, diff - half, diff + half
 
 
-def _design(baseline: pd.DataFrame) -> pd.DataFrame:
+def scale_scores(contract: Contract | None = None) -> tuple[str, ...]:
+    """The programme's scale scores (instruments with a total; not those whose every item
+    is a measure of its own): each gets a retention line and a weighted sensitivity line,
+    and together they predict staying (the sample programme: swemwbs, ucla3)."""
+    return tuple(i.key for i in (contract or default_contract()).instruments
+                 if i.scoring != "each_item")  # fmt: skip
+
+
+def _design(baseline: pd.DataFrame, predictors: tuple[str, ...]) -> pd.DataFrame:
     """Baseline predictors of staying: scale scores (missing ones set to the mean, with a
     flag), numeric covariates, and dummies for categories; constant columns dropped."""
     parts = []
-    for column in BASELINE_PREDICTORS:
+    for column in predictors:
         if column in baseline:
             values = baseline[column].astype(float)
             parts.append(values.fillna(values.mean()).rename(column))
@@ -92,11 +98,13 @@ def _design(baseline: pd.DataFrame) -> pd.DataFrame:
     return design.loc[:, design.std(ddof=0) > 0]
 
 
-def retention_weights(baseline: pd.DataFrame, stayed: np.ndarray, measure: str) -> np.ndarray:
+def retention_weights(
+    baseline: pd.DataFrame, stayed: np.ndarray, measure: str, predictors: tuple[str, ...]
+) -> np.ndarray:
     """1 / the modelled probability of staying, for every baseline respondent. A model that
     cannot be fitted (separation, too few leavers) falls back to the measure's own baseline
     score alone, then to equal weights."""
-    design = _design(baseline)
+    design = _design(baseline, predictors)
     for columns in (list(design.columns), [measure]):
         if not columns or any(c not in design for c in columns):
             continue
@@ -124,7 +132,7 @@ def attrition(
     scored: pd.DataFrame,
     covariates: pd.DataFrame | None = None,
     *,
-    measures: tuple[str, ...] = ATTRITION_MEASURES,
+    contract: Contract | None = None,
     baseline: int = 0,
 ) -> pd.DataFrame:
     """Per site, follow-up wave and measure: baseline n, followed-up n, retention with its
@@ -132,7 +140,9 @@ def attrition(
     inverse-probability-of-retention weighted change, and the at-risk flag.
 
     ``scored`` is :func:`reval.survey.scored_responses` output; ``covariates`` the
-    responses' ``response_id`` with age band and deprivation (optional)."""
+    responses' ``response_id`` with age band and deprivation (optional); the measures are
+    the scale scores of the programme's ``contract`` (:func:`scale_scores`)."""
+    measures = scale_scores(contract)
     frame = scored
     if covariates is not None:
         extra = [c for c in (*CATEGORY_PREDICTORS, *NUMBER_PREDICTORS) if c in covariates]
@@ -148,13 +158,14 @@ def attrition(
             for measure in measures:
                 if measure not in mine:
                     continue
-                rows.append(_one(str(site), measure, wave, first, later))
+                rows.append(_one(str(site), measure, wave, first, later, measures))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def _one(
-    site: str, measure: str, wave: int, first: pd.DataFrame, later: pd.DataFrame
-) -> dict[str, object]:
+    site: str, measure: str, wave: int, first: pd.DataFrame, later: pd.DataFrame,
+    predictors: tuple[str, ...],
+) -> dict[str, object]:  # fmt: skip
     base = first[first[measure].notna()].reset_index(drop=True)
     after = later.set_index("respondent_id")[measure].dropna()
     stayed = base["respondent_id"].isin(after.index).to_numpy()
@@ -172,7 +183,7 @@ def _one(
     change = after.reindex(base.loc[stayed, "respondent_id"]).to_numpy(float) - values[stayed]
     at_risk = bool(diff_leavers[1] > 0 or diff_leavers[2] < 0)
     if followed_n and baseline_n > followed_n:
-        weights = retention_weights(base, stayed, measure)[stayed]
+        weights = retention_weights(base, stayed, measure, predictors)[stayed]
         ipw = weighted_change(change, weights)
     elif followed_n:
         ipw = (float(change.mean()), math.nan, math.nan)

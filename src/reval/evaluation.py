@@ -98,7 +98,7 @@ def evaluate_site(
         scored = scored_responses(mine, statements, contract) if len(mine) else pd.DataFrame()
         change = survey_change(scored, contract=contract) if len(scored) else pd.DataFrame()
         rows = _change_rows(change)
-        rows += attrition_rows(attrition(scored, mine)) if len(scored) else []
+        rows += attrition_rows(attrition(scored, mine, contract=contract)) if len(scored) else []
         shifts = statement_shifts(mine, statements) if len(mine) else pd.DataFrame()
         rows += [
             {"site_id": site, "measure": r.item, "kind": "paradigm_statement", "wave": 1,

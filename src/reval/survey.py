@@ -1,8 +1,10 @@
 """What changed for the people taking part: scale scores and their change between waves.
 
 Method, in plain words (reused by the reports' methods appendix): each answer sheet is
-scored with the instrument's published rules (SWEMWBS converted to its metric score,
-UCLA-3 summed; a score needs every item answered). Change is measured only for people
+scored with its instrument's published rules, as reval's instrument registry gives and
+cites them (a sum or mean of the items, or the sum looked up in the published conversion
+table; a score needs as many items answered as the rules ask; where every question stands
+on its own, each is a measure). Change is measured only for people
 who answered both the baseline and the follow-up, as the average of their own
 differences, so people who joined or left do not masquerade as change. Per site the
 95% interval is a paired t interval; pooled across sites it comes from a GEE model
