@@ -272,11 +272,63 @@ class RebuildReport:
     kept_as: Path | None
 
 
+def _archived_files(settings: Settings) -> set[str]:
+    """Every upload kept in the archive, as ``<folder>/<file>`` under it."""
+    return {f"{p.parent.name}/{p.name}" for p in settings.archive_dir.glob("??/*")
+            if p.is_file() and not p.name.startswith(".")}  # fmt: skip
+
+
+def uploads_before_the_manifest(
+    settings: Settings, listed: list[dict[str, str | None]]
+) -> list[dict[str, str | None]]:
+    """Manifest entries for archived uploads the manifest does not list: those of a
+    workspace made before reval kept one (it lists only the uploads since). They are
+    older than every listed one, so they come first, in the order the warehouse recorded
+    them; without a readable warehouse their order, names and sites are unknown, and a
+    rebuild of only the listed uploads would silently leave their rows out, so it stops."""
+    known = {Path(str(e["archive"])).parent.name + "/" + Path(str(e["archive"])).name
+             for e in listed}  # fmt: skip
+    unlisted = _archived_files(settings) - known
+    if not unlisted:
+        return []
+    try:
+        if not settings.warehouse_path.exists():
+            raise FileNotFoundError(settings.warehouse_path)
+        with Warehouse(settings.warehouse_path, read_only=True,
+                       lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+            recorded = warehouse.recorded_uploads()
+    except (WarehouseDamagedError, FileNotFoundError):
+        raise RevalError(
+            f"This workspace was started before reval listed every upload in "
+            f"{settings.archive_dir / ARCHIVE_MANIFEST}, and its warehouse, which also recorded "
+            f"them, cannot be read: {len(unlisted)} archived file(s) in {settings.archive_dir} "
+            "are not in the list, so the order they arrived in, their names and the sites "
+            "they came from are unknown, and rebuilding from the list alone would leave "
+            "their rows out. Nothing was changed. Restore warehouse.duckdb from a backup; or "
+            "move it aside, run 'reval init' and load the archived files again with 'reval "
+            "ingest FILE --site SITE' in the order they arrived (oldest first). Every upload "
+            "since is listed, so 'reval rebuild' can restore it from then on."
+        ) from None
+    entries: list[dict[str, str | None]] = []
+    for row in recorded.itertuples(index=False):
+        where = Path(row.archive_path or "")
+        if f"{where.parent.name}/{where.name}" not in unlisted:
+            continue
+        entries.append({
+            "ingest_id": row.ingest_id, "sha256": row.file_sha256, "file": row.original_filename,
+            "site_id": None if pd.isna(row.site_id) else row.site_id,
+            "received_at": row.received_at.isoformat(),
+            "archive": str(settings.archive_dir / where.parent.name / where.name),
+        })  # fmt: skip
+    return entries
+
+
 def rebuild_warehouse(settings: Settings) -> RebuildReport:
     """Replay every archived upload, in the order it arrived, into a new warehouse; put it
     in place of the old one (kept beside it) and compare current rows per table. Stored
     evaluation runs are not replayed: run 'reval evaluate' (or the nightly run) after."""
     entries = archive_manifest(settings)
+    entries = uploads_before_the_manifest(settings, entries) + entries
     if not entries:
         raise RevalError(
             f"There is nothing to rebuild from: {settings.archive_dir / ARCHIVE_MANIFEST} "

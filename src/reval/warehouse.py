@@ -647,6 +647,16 @@ class Warehouse:
     def ingests(self) -> pd.DataFrame:
         return self.con.execute("SELECT * FROM ingests ORDER BY received_at").df()
 
+    def recorded_uploads(self) -> pd.DataFrame:
+        """Every upload recorded, oldest first, or :class:`WarehouseDamagedError` when the
+        record cannot be read (a rebuild asks a warehouse that may be damaged)."""
+        try:
+            return self.ingests()
+        except duckdb.Error as error:
+            raise WarehouseDamagedError(
+                self.path, f"table ingests cannot be read: {damage_words(error)}"
+            ) from error
+
     def current(self, table: TableName, site_id: str | None = None) -> pd.DataFrame:
         """Current rows of a contract table, as in the contract, lineage dropped."""
         where, params = ("", []) if site_id is None or table == "paradigm_statements" else (

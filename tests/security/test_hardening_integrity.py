@@ -142,6 +142,45 @@ def test_rebuild_from_the_cli_compares_counts(loaded: Settings) -> None:
     assert re.search(r"events\s+before\s+\d+\s+after\s+\d+", output)
 
 
+def test_a_workspace_made_before_the_manifest_rebuilds_from_the_warehouse_record(
+    loaded: Settings, tmp_path: Path
+) -> None:
+    """Before the manifest the warehouse alone recorded each upload; the first upload since
+    starts a manifest listing only itself. Rebuild replays the older uploads first, in the
+    order the warehouse recorded them, then the listed ones - and again after that."""
+    (loaded.archive_dir / "manifest.jsonl").unlink()
+    latest = tmp_path / "events-latest.csv"
+    latest.write_text(events("latest telling"), encoding="utf-8")
+    assert ingest_file(loaded, latest, site_id=SITE).status == "loaded"
+    with Warehouse(loaded.warehouse_path, read_only=True) as warehouse:
+        before = warehouse.row_counts()
+    for _ in range(2):  # the rebuilt warehouse records the old uploads in the same order
+        done = rebuild_warehouse(loaded)
+        assert (done.replayed, done.missing, done.after) == (5, [], before)
+        with Warehouse(loaded.warehouse_path, read_only=True) as warehouse:
+            told = set(warehouse.current("events", SITE)["description"])
+        assert "latest telling" in told
+        assert not told & {"first telling", "corrected telling"}
+
+
+def test_without_the_manifest_or_a_readable_warehouse_rebuild_says_why_and_changes_nothing(
+    loaded: Settings,
+) -> None:
+    (loaded.archive_dir / "manifest.jsonl").unlink()
+    damage_header(loaded.warehouse_path)
+    damaged = loaded.warehouse_path.read_bytes()
+    files = sorted(loaded.home.rglob("*"))
+    code, output = run(loaded.home, "rebuild")
+    assert code == 1
+    assert len(output.strip().splitlines()) == 1, output  # one paragraph
+    assert "started before reval listed every upload" in output
+    assert "4 archived file(s)" in output
+    assert "Nothing was changed. Restore warehouse.duckdb from a backup" in output
+    assert "Traceback" not in output
+    assert loaded.warehouse_path.read_bytes() == damaged
+    assert sorted(loaded.home.rglob("*")) == files
+
+
 @pytest.fixture
 def held(loaded: Settings) -> Iterator[subprocess.Popen[str]]:
     """Another process holding the warehouse, as a nightly run does."""
