@@ -33,6 +33,25 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "workspace")
 
 
+@pytest.fixture
+def two_sites(settings: Settings, tmp_path: Path) -> Settings:
+    """A workspace that knows two sites (stockport_together, gm_cancer) and the sample
+    paradigm catalogue: enough for one site's uploads to load and be checked against both."""
+    from reval.pipeline import ingest_file
+
+    sites = tmp_path / "sites.csv"
+    sites.write_text(
+        "site_id,site_name,care_model,region,start_date\n"
+        "stockport_together,Stockport Together,Multispecialty community provider,North West,"
+        "2016-05-01\n"
+        "gm_cancer,Greater Manchester Cancer Vanguard,Cancer prevention,North West,01/07/2016\n",
+        encoding="utf-8",
+    )
+    assert ingest_file(settings, sites).status == "loaded"
+    assert ingest_file(settings, SAMPLE_DATA_DIR / "paradigm_statements.csv").status == "loaded"
+    return settings
+
+
 @pytest.fixture(scope="session")
 def harness():
     """One temporary Prefect server for every flow test in the session (it takes seconds

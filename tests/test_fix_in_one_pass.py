@@ -18,7 +18,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from reval.config import SAMPLE_DATA_DIR, Settings
+from reval.config import Settings
 from reval.ingest.problems import NOTE_REASONS, Problem
 from reval.ingest.readers import read_tables
 from reval.pipeline import ingest_file, write_fixes
@@ -119,15 +119,6 @@ CASES = [
 # fmt: on
 
 
-@pytest.fixture
-def base(settings: Settings, tmp_path: Path) -> Settings:
-    sites = tmp_path / "sites.csv"
-    sites.write_text(SITES_CSV, encoding="utf-8")
-    assert ingest_file(settings, sites).status == "loaded"
-    assert ingest_file(settings, SAMPLE_DATA_DIR / "paradigm_statements.csv").status == "loaded"
-    return settings
-
-
 def write_case(path: Path, sheets: dict[str, pd.DataFrame], title_rows: int = 0) -> Path:
     """The sheets as a coordinator's file: a CSV (one table) or a workbook of text cells."""
     if path.suffix == ".csv":
@@ -196,52 +187,54 @@ def fixed_file(path: Path, problems: list[Problem], site: str | None) -> Path:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{i}-{c.name}" for i, c in enumerate(CASES)])
-def test_fixing_the_listed_problems_leaves_none(base: Settings, tmp_path: Path, case: Case) -> None:
+def test_fixing_the_listed_problems_leaves_none(
+    two_sites: Settings, tmp_path: Path, case: Case
+) -> None:
     for i, earlier in enumerate(case.before):
         first = write_case(tmp_path / f"earlier{i}.xlsx", frames(earlier))
-        assert ingest_file(base, first, site_id=case.site).status == "loaded"
+        assert ingest_file(two_sites, first, site_id=case.site).status == "loaded"
     path = write_case(tmp_path / case.name, frames(case.sheets), case.title_rows)
-    first = ingest_file(base, path, site_id=case.site)
+    first = ingest_file(two_sites, path, site_id=case.site)
     assert first.problems, "every case has something to fix"
-    again = ingest_file(base, fixed_file(path, first.problems, case.site), site_id=case.site)
+    again = ingest_file(two_sites, fixed_file(path, first.problems, case.site), site_id=case.site)
     # notes (rows kept that wait for a table not yet uploaded) are not problems to fix
     assert [p.message() for p in again.problems if p.reason not in NOTE_REASONS] == []
     assert again.status == "loaded"
 
 
-def test_a_row_with_an_unknown_site_and_a_bad_cell_gets_both_at_once(base, tmp_path) -> None:
+def test_a_row_with_an_unknown_site_and_a_bad_cell_gets_both_at_once(two_sites, tmp_path) -> None:
     path = write_case(tmp_path / "s.xlsx", frames({"survey_responses": [
         survey(1, site_id="stockprot_together", swemwbs_3="Oftn")]}))  # fmt: skip
-    report = ingest_file(base, path)
+    report = ingest_file(two_sites, path)
     assert sorted((p.column, p.reason) for p in report.problems) == [
         ("site_id", "unknown_site"),
         ("swemwbs_3", "not_on_scale"),
     ]
 
 
-def test_another_sites_row_is_flagged_once(base, tmp_path) -> None:
+def test_another_sites_row_is_flagged_once(two_sites, tmp_path) -> None:
     path = write_case(tmp_path / "events.xlsx", frames({"events": [
         {**EVENT, "site_id": "not_a_site"}]}))  # fmt: skip
-    report = ingest_file(base, path, site_id="gm_cancer")
+    report = ingest_file(two_sites, path, site_id="gm_cancer")
     assert [(p.row, p.column, p.reason) for p in report.problems] == [(2, "site_id", "wrong_site")]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{i}-{c.name}" for i, c in enumerate(CASES)])
 def test_fixing_the_fix_up_workbook_as_its_notes_say_leaves_none(
-    base: Settings, tmp_path: Path, case: Case
+    two_sites: Settings, tmp_path: Path, case: Case
 ) -> None:
     """The same, the way the portal offers it: download the rows to fix, change the cells
     the notes point at (in that workbook, at that workbook's rows), upload that file."""
     for i, earlier in enumerate(case.before):
         first = write_case(tmp_path / f"earlier{i}.xlsx", frames(earlier))
-        assert ingest_file(base, first, site_id=case.site).status == "loaded"
+        assert ingest_file(two_sites, first, site_id=case.site).status == "loaded"
     path = write_case(tmp_path / case.name, frames(case.sheets), case.title_rows)
-    first = ingest_file(base, path, site_id=case.site)
-    book_path = write_fixes(base, first.ingest_id, tmp_path / "to fix.xlsx")
+    first = ingest_file(two_sites, path, site_id=case.site)
+    book_path = write_fixes(two_sites, first.ingest_id, tmp_path / "to fix.xlsx")
     book = openpyxl.load_workbook(book_path)
     if case.site:  # a site cannot change the catalogue: no rows of it to fix
         assert "paradigm_statements" not in book.sheetnames
-    with Warehouse(base.warehouse_path, read_only=True) as warehouse:
+    with Warehouse(two_sites.warehouse_path, read_only=True) as warehouse:
         rejected = warehouse.rejected(first.ingest_id)
     read = {t.sheet: t for t in read_tables(book_path).tables}
     for sheet in read.values():
@@ -266,7 +259,7 @@ def test_fixing_the_fix_up_workbook_as_its_notes_say_leaves_none(
                 # (ws.cell(..., value=None) would leave the old value in place)
                 ws.cell(row=int(row), column=headers.index(name) + 1).value = _cell(value)
     book.save(tmp_path / "fixed.xlsx")
-    again = ingest_file(base, tmp_path / "fixed.xlsx", site_id=case.site)
+    again = ingest_file(two_sites, tmp_path / "fixed.xlsx", site_id=case.site)
     assert [p.message() for p in again.problems if p.reason not in NOTE_REASONS] == []
     assert again.status == "loaded"
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import xlsxwriter
 
-from reval.config import SAMPLE_DATA_DIR, Settings
+from reval.config import Settings
 from reval.pipeline import ingest_file, validate_file, write_fixes
 from reval.warehouse import Warehouse
 
@@ -37,16 +37,6 @@ def changed(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {t: after[t] - before.get(t, 0) for t in after if after[t] != before.get(t, 0)}
 
 
-@pytest.fixture
-def base(settings: Settings, tmp_path: Path) -> Settings:
-    """A workspace that knows two sites and the paradigm catalogue."""
-    sites = tmp_path / "sites.csv"
-    sites.write_text(SITES_CSV, encoding="utf-8")
-    assert ingest_file(settings, sites).status == "loaded"
-    assert ingest_file(settings, SAMPLE_DATA_DIR / "paradigm_statements.csv").status == "loaded"
-    return settings
-
-
 def messages(report) -> list[str]:
     return [p.message() for p in report.problems]
 
@@ -59,7 +49,7 @@ def current(settings: Settings, table: str) -> pd.DataFrame:
 # --- readers ------------------------------------------------------------------------------
 
 
-def test_csv_with_bom_semicolons_title_rows_and_trailing_blanks(base, tmp_path) -> None:
+def test_csv_with_bom_semicolons_title_rows_and_trailing_blanks(two_sites, tmp_path) -> None:
     path = tmp_path / "events.csv"
     text = (
         "Stockport events log;;;;\n"
@@ -72,26 +62,26 @@ def test_csv_with_bom_semicolons_title_rows_and_trailing_blanks(base, tmp_path) 
         "\n\n"
     )
     path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
-    before = snapshot(base)
-    report = ingest_file(base, path)
+    before = snapshot(two_sites)
+    report = ingest_file(two_sites, path)
     assert (report.status, messages(report)) == ("partly_loaded", [
         "events.csv, cell D6 (Phase): 'Emergence' is not one of the allowed answers; write one "
         "of: enduring_crisis, emergence, impact_formalisation, adaptation, decline."])  # fmt: skip
-    assert changed(before, snapshot(base)) == {"events": 1, "rejected_rows": 1, "ingests": 1}
-    events = current(base, "events")
+    assert changed(before, snapshot(two_sites)) == {"events": 1, "rejected_rows": 1, "ingests": 1}
+    events = current(two_sites, "events")
     assert events["description"].tolist() == ["Launch at the town hall"]
     assert str(events.loc[0, "event_date"])[:10] == "2016-05-01"
 
 
-def test_cp1252_csv_keeps_its_characters(base, tmp_path) -> None:
+def test_cp1252_csv_keeps_its_characters(two_sites, tmp_path) -> None:
     path = tmp_path / "harvested_outcomes.csv"
     row = ("gm_cancer,Café owners now host a weekly ‘cancer chat’,Café owners,Reaches men who avoid "
            "the GP,Champions asked them,no,positive,,\n")  # fmt: skip
     header = "site_id,description,who_changed,significance,contribution,anticipated,valence,substantiated_by,outcome_id\n"
     path.write_bytes((header + row).encode("cp1252"))
-    report = ingest_file(base, path)
+    report = ingest_file(two_sites, path)
     assert report.status == "loaded", messages(report)
-    got = current(base, "harvested_outcomes")
+    got = current(two_sites, "harvested_outcomes")
     assert got.loc[0, "description"] == "Café owners now host a weekly ‘cancer chat’"
 
 
@@ -131,7 +121,7 @@ def _survey_sheet(*rows: dict[str, object]) -> list[list[object]]:
     return [header, *[[r.get(h) for h in header] for r in rows]]
 
 
-def test_xlsx_found_by_header_labels_numbers_as_text_and_real_dates(base, tmp_path) -> None:
+def test_xlsx_found_by_header_labels_numbers_as_text_and_real_dates(two_sites, tmp_path) -> None:
     path = _xlsx(tmp_path / "october upload.xlsx", {
         "Sheet1": [["Survey October"], [], *_survey_sheet(
             _survey_rows(swemwbs_1="  ALL of the time ", ucla_2="some OF the time", wave="1",
@@ -140,22 +130,22 @@ def test_xlsx_found_by_header_labels_numbers_as_text_and_real_dates(base, tmp_pa
                          para_decided_for_us_now="Strongly Agree", response_date="04/10/2017"),
         )],
     })  # fmt: skip
-    report = ingest_file(base, path)
+    report = ingest_file(two_sites, path)
     assert (report.status, messages(report)) == ("loaded", [])
     assert report.tables["survey_responses"].rows_accepted == 2
-    got = current(base, "survey_responses").set_index("response_id")
+    got = current(two_sites, "survey_responses").set_index("response_id")
     assert got.loc["ST-0001-W1", "swemwbs_1"] == 5
     assert got.loc["ST-0001-W1", "ucla_2"] == 2
     assert got.loc["ST-0002-W1", "swemwbs_2"] == 4
     assert got.loc["ST-0002-W1", "para_decided_for_us_now"] == 5
     assert str(got.loc["ST-0002-W1", "response_date"])[:10] == "2017-10-04"
-    with Warehouse(base.warehouse_path, read_only=True) as warehouse:
+    with Warehouse(two_sites.warehouse_path, read_only=True) as warehouse:
         rows = warehouse.con.execute(
             "SELECT response_id, _source_sheet, _source_row FROM survey_responses ORDER BY 1").fetchall()  # fmt: skip
     assert rows == [("ST-0001-W1", "Sheet1", 4), ("ST-0002-W1", "Sheet1", 5)]
 
 
-def test_ods_workbook_with_several_tables(base, tmp_path) -> None:
+def test_ods_workbook_with_several_tables(two_sites, tmp_path) -> None:
     path = tmp_path / "gm.ods"
     with pd.ExcelWriter(path, engine="odf") as writer:
         pd.DataFrame([["gm_cancer", "2016-07-01", "launch", "emergence", "Champions recruited"]],
@@ -164,30 +154,34 @@ def test_ods_workbook_with_several_tables(base, tmp_path) -> None:
                        "measure": "paradigm_index", "direction": "increase", "target": "0.4",
                        "weight": "", "proposed_by": "joint", "aim": "knowledge"}]).to_excel(
             writer, sheet_name="intended_outcomes", index=False)  # fmt: skip
-    before = snapshot(base)
-    report = ingest_file(base, path)
+    before = snapshot(two_sites)
+    report = ingest_file(two_sites, path)
     assert (report.status, messages(report)) == ("loaded", [])
-    assert changed(before, snapshot(base)) == {"events": 1, "intended_outcomes": 1, "ingests": 1}
-    assert current(base, "intended_outcomes").loc[0, "target"] == pytest.approx(0.4)
+    assert changed(before, snapshot(two_sites)) == {
+        "events": 1,
+        "intended_outcomes": 1,
+        "ingests": 1,
+    }
+    assert current(two_sites, "intended_outcomes").loc[0, "target"] == pytest.approx(0.4)
 
 
-def test_ambiguous_and_impossible_dates_are_problems_not_guesses(base, tmp_path) -> None:
+def test_ambiguous_and_impossible_dates_are_problems_not_guesses(two_sites, tmp_path) -> None:
     path = tmp_path / "events.csv"
     rows = ["gm_cancer,03/04/16,launch,emergence,Two-digit year",
             "gm_cancer,2016-13-01,meeting,emergence,No month 13",
             "gm_cancer,3rd April 2016,campaign,emergence,Words",
             "gm_cancer,3.4.2016,launch,emergence,Dots are fine"]  # fmt: skip
     path.write_text(",".join(EVENT_HEADER) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    report = ingest_file(base, path)
+    report = ingest_file(two_sites, path)
     assert [(p.row, p.column, p.value) for p in report.problems] == [
         (2, "event_date", "03/04/16"), (3, "event_date", "2016-13-01"), (4, "event_date", "3rd April 2016")]  # fmt: skip
-    assert str(current(base, "events").loc[0, "event_date"])[:10] == "2016-04-03"
+    assert str(current(two_sites, "events").loc[0, "event_date"])[:10] == "2016-04-03"
 
 
 # --- cross-table checks --------------------------------------------------------------------
 
 
-def test_unknown_site_unknown_item_and_unknown_measure(base, tmp_path) -> None:
+def test_unknown_site_unknown_item_and_unknown_measure(two_sites, tmp_path) -> None:
     path = _xlsx(tmp_path / "mixed.xlsx", {
         "survey_responses": _survey_sheet(
             _survey_rows(site_id="stockprot_together", para_made_up_now=None),
@@ -200,8 +194,8 @@ def test_unknown_site_unknown_item_and_unknown_measure(base, tmp_path) -> None:
              "norms"],
         ],
     })  # fmt: skip
-    before = snapshot(base)
-    report = ingest_file(base, path)
+    before = snapshot(two_sites)
+    report = ingest_file(two_sites, path)
     # the sites table exists, so an unknown site is refused; a paradigm statement or a
     # measure nobody has brought yet may come later (upload order never matters): those
     # rows are kept and wait, said once per column or measure
@@ -211,50 +205,50 @@ def test_unknown_site_unknown_item_and_unknown_measure(base, tmp_path) -> None:
         ("survey_responses", 2, "site_id", "unknown_site"),
     ]
     assert report.status == "partly_loaded"
-    assert changed(before, snapshot(base)) == {
+    assert changed(before, snapshot(two_sites)) == {
         "survey_responses": 1, "intended_outcomes": 1, "rejected_rows": 1, "ingests": 1}  # fmt: skip
 
 
-def test_same_respondent_same_wave_twice_across_uploads(base, tmp_path) -> None:
+def test_same_respondent_same_wave_twice_across_uploads(two_sites, tmp_path) -> None:
     first = _xlsx(tmp_path / "first.xlsx", {"survey_responses": _survey_sheet(_survey_rows())})
-    assert ingest_file(base, first).status == "loaded"
+    assert ingest_file(two_sites, first).status == "loaded"
     second = _xlsx(tmp_path / "second.xlsx", {"survey_responses": _survey_sheet(
         _survey_rows(response_id="ST-0001-W1-again"))})  # fmt: skip
-    report = ingest_file(base, second)
+    report = ingest_file(two_sites, second)
     assert messages(report) == [
         "Sheet survey_responses, cell B2 (respondent_id): 'ST0001' already answered wave 1 "
         "(response ST-0001-W1, uploaded earlier); to correct that answer reuse response_id "
         "ST-0001-W1."
     ]
-    assert current(base, "survey_responses")["response_id"].tolist() == ["ST-0001-W1"]
+    assert current(two_sites, "survey_responses")["response_id"].tolist() == ["ST-0001-W1"]
 
 
 # --- idempotence and corrections -----------------------------------------------------------
 
 
-def test_same_file_twice_loads_nothing_new_and_says_so(base, tmp_path) -> None:
+def test_same_file_twice_loads_nothing_new_and_says_so(two_sites, tmp_path) -> None:
     path = _xlsx(tmp_path / "s.xlsx", {"survey_responses": _survey_sheet(_survey_rows())})
-    ingest_file(base, path)
-    before = snapshot(base)
-    again = ingest_file(base, path, original_name="renamed copy.xlsx")
+    ingest_file(two_sites, path)
+    before = snapshot(two_sites)
+    again = ingest_file(two_sites, path, original_name="renamed copy.xlsx")
     assert again.status == "duplicate"
     assert "already loaded" in again.summary()
-    assert changed(before, snapshot(base)) == {"ingests": 1}
+    assert changed(before, snapshot(two_sites)) == {"ingests": 1}
 
 
-def test_corrected_reupload_supersedes_and_keeps_history(base, tmp_path) -> None:
+def test_corrected_reupload_supersedes_and_keeps_history(two_sites, tmp_path) -> None:
     ingest_file(
-        base, _xlsx(tmp_path / "v1.xlsx", {"survey_responses": _survey_sheet(_survey_rows())})
+        two_sites, _xlsx(tmp_path / "v1.xlsx", {"survey_responses": _survey_sheet(_survey_rows())})
     )
     fixed = _xlsx(
         tmp_path / "v2.xlsx", {"survey_responses": _survey_sheet(_survey_rows(swemwbs_1=5))}
     )
-    before = snapshot(base)
-    assert ingest_file(base, fixed).status == "loaded"
-    assert changed(before, snapshot(base)) == {"survey_responses": 1, "ingests": 1}
-    got = current(base, "survey_responses")
+    before = snapshot(two_sites)
+    assert ingest_file(two_sites, fixed).status == "loaded"
+    assert changed(before, snapshot(two_sites)) == {"survey_responses": 1, "ingests": 1}
+    got = current(two_sites, "survey_responses")
     assert got["swemwbs_1"].tolist() == [5]
-    with Warehouse(base.warehouse_path, read_only=True) as warehouse:
+    with Warehouse(two_sites.warehouse_path, read_only=True) as warehouse:
         history = warehouse.con.execute(
             "SELECT swemwbs_1, _superseded_by IS NULL FROM survey_responses ORDER BY _superseded_by NULLS LAST"
         ).fetchall()  # fmt: skip
@@ -264,19 +258,19 @@ def test_corrected_reupload_supersedes_and_keeps_history(base, tmp_path) -> None
 # --- whole-file rejections -----------------------------------------------------------------
 
 
-def test_missing_required_column_rejects_the_file_and_keeps_its_rows(base, tmp_path) -> None:
+def test_missing_required_column_rejects_the_file_and_keeps_its_rows(two_sites, tmp_path) -> None:
     path = tmp_path / "events.csv"
     path.write_text("site_id,event_date,event_type,description\n"
                     "gm_cancer,2016-07-01,launch,Good row\n", encoding="utf-8")  # fmt: skip
-    before = snapshot(base)
-    report = ingest_file(base, path)
+    before = snapshot(two_sites)
+    report = ingest_file(two_sites, path)
     assert report.status == "rejected"
     assert messages(report) == [
         "events.csv, column phase is missing; add a column with exactly this heading "
         "(a blank template shows every column)."
     ]
-    assert changed(before, snapshot(base)) == {"rejected_rows": 1, "ingests": 1}
-    with Warehouse(base.warehouse_path, read_only=True) as warehouse:
+    assert changed(before, snapshot(two_sites)) == {"rejected_rows": 1, "ingests": 1}
+    with Warehouse(two_sites.warehouse_path, read_only=True) as warehouse:
         kept = warehouse.rejected(report.ingest_id)
     assert json.loads(kept.loc[0, "cells"])["description"] == "Good row"
     assert "phase" in json.loads(kept.loc[0, "problems"])[0]["message"]
@@ -291,63 +285,67 @@ def test_missing_required_column_rejects_the_file_and_keeps_its_rows(base, tmp_p
         ("locked.xlsx", bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 600, None),
     ],
 )
-def test_bad_files_are_archived_and_load_nothing(base, tmp_path, name, content, reason) -> None:
+def test_bad_files_are_archived_and_load_nothing(
+    two_sites, tmp_path, name, content, reason
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
-    before = snapshot(base)
-    report = ingest_file(base, path)
+    before = snapshot(two_sites)
+    report = ingest_file(two_sites, path)
     assert report.status == "refused"
     if reason:
         assert report.problems[0].reason == reason
-    assert changed(before, snapshot(base)) == {"ingests": 1}
-    archived = list(base.archive_dir.rglob(f"{report.sha256}*"))
+    assert changed(before, snapshot(two_sites)) == {"ingests": 1}
+    archived = list(two_sites.archive_dir.rglob(f"{report.sha256}*"))
     assert [p.read_bytes() for p in archived] == [content]
 
 
-def test_zip_bomb_and_oversized_files_are_refused(base, tmp_path) -> None:
+def test_zip_bomb_and_oversized_files_are_refused(two_sites, tmp_path) -> None:
     bomb = tmp_path / "bomb.xlsx"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("[Content_Types].xml", "<Types/>")
         archive.writestr("xl/workbook.xml", "<workbook/>")
         archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (12 * 1024 * 1024))
-    small = Settings(home=base.home, max_unpacked_bytes=5 * 1024 * 1024, max_upload_bytes=100_000)
+    small = Settings(
+        home=two_sites.home, max_unpacked_bytes=5 * 1024 * 1024, max_upload_bytes=100_000
+    )
     report = ingest_file(small, bomb)
     assert (report.status, report.problems[0].reason) == ("refused", "zip_bomb")
     big = tmp_path / "big.csv"
     big.write_text("site_id\n" + "gm_cancer\n" * 20_000, encoding="utf-8")
     report = ingest_file(small, big)
     assert (report.status, report.problems[0].reason) == ("refused", "file_too_large")
-    assert not list(base.archive_dir.rglob(f"{report.sha256}*"))  # too large to keep
+    assert not list(two_sites.archive_dir.rglob(f"{report.sha256}*"))  # too large to keep
 
 
-def test_too_many_rows_in_a_sheet_is_refused_with_the_limit_named(base, tmp_path) -> None:
+def test_too_many_rows_in_a_sheet_is_refused_with_the_limit_named(two_sites, tmp_path) -> None:
     path = tmp_path / "events.csv"
     path.write_text(",".join(EVENT_HEADER) + "\n" + "gm_cancer,2016-07-01,launch,emergence,x\n" * 3,
                     encoding="utf-8")  # fmt: skip
-    strict = Settings(home=base.home, max_rows_per_sheet=2)
-    before = snapshot(base)
+    strict = Settings(home=two_sites.home, max_rows_per_sheet=2)
+    before = snapshot(two_sites)
     report = ingest_file(strict, path)
     assert (report.status, report.problems[0].reason) == ("refused", "file_too_large")
     assert "more rows than reval accepts in one sheet (2)" in report.problems[0].message()
-    assert changed(before, snapshot(base)) == {"ingests": 1}
+    assert changed(before, snapshot(two_sites)) == {"ingests": 1}
 
 
 # --- personal identifiers and formulas -----------------------------------------------------
 
 
-def test_nhs_number_is_rejected_masked_and_never_stored(base, tmp_path) -> None:
+def test_nhs_number_is_rejected_masked_and_never_stored(two_sites, tmp_path) -> None:
     path = _xlsx(tmp_path / "s.xlsx", {"survey_responses": _survey_sheet(
         _survey_rows(respondent_id="943 476 5919", story_text=None),
         _survey_rows(response_id="ST-0002-W1", respondent_id="ST0002", story_text=VALID_NHS_NUMBER),
         _survey_rows(response_id="ST-0003-W1", respondent_id="1234567890"),  # fails the check digit
     )})  # fmt: skip
-    report = ingest_file(base, path)
+    report = ingest_file(two_sites, path)
     assert [(p.row, p.column, p.value, p.reason) for p in report.problems] == [
         (2, "respondent_id", "[NHS number removed]", "personal_identifier"),
         (3, "story_text", "[NHS number removed]", "personal_identifier"),
     ]
-    assert current(base, "survey_responses")["response_id"].tolist() == ["ST-0003-W1"]
-    with Warehouse(base.warehouse_path, read_only=True) as warehouse:
+    assert current(two_sites, "survey_responses")["response_id"].tolist() == ["ST-0003-W1"]
+    with Warehouse(two_sites.warehouse_path, read_only=True) as warehouse:
         dump = json.dumps(
             warehouse.con.execute("SELECT * FROM rejected_rows").fetchall(), default=str
         )
@@ -358,20 +356,22 @@ def test_nhs_number_is_rejected_masked_and_never_stored(base, tmp_path) -> None:
     assert "[NHS number removed]" in dump
 
 
-def test_formula_looking_text_is_stored_as_text_and_written_inert(base, tmp_path) -> None:
+def test_formula_looking_text_is_stored_as_text_and_written_inert(two_sites, tmp_path) -> None:
     path = tmp_path / "events.csv"
     path.write_text(",".join(EVENT_HEADER) + "\n"
                     'gm_cancer,2016-07-01,launch,emergence,"=HYPERLINK(""http://x"",""click"")"\n'
                     "gm_cancer,2016-07-02,launch,growth,@SUM(A1:A9)\n", encoding="utf-8")  # fmt: skip
-    report = ingest_file(base, path)
-    assert current(base, "events")["description"].tolist() == ['=HYPERLINK("http://x","click")']
-    fixes = write_fixes(base, report.ingest_id, tmp_path / "fixes.xlsx")
+    report = ingest_file(two_sites, path)
+    assert current(two_sites, "events")["description"].tolist() == [
+        '=HYPERLINK("http://x","click")'
+    ]
+    fixes = write_fixes(two_sites, report.ingest_id, tmp_path / "fixes.xlsx")
     sheet = openpyxl.load_workbook(fixes)["events"]
     cell = sheet.cell(row=2, column=6)  # column A is the problems column
     assert (cell.value, cell.data_type) == ("@SUM(A1:A9)", "s")
 
 
-def test_fixes_workbook_is_one_a_person_can_use(base, tmp_path) -> None:
+def test_fixes_workbook_is_one_a_person_can_use(two_sites, tmp_path) -> None:
     """Problems first and wrapped, bad cells red with their message as a note, the
     template's dropdowns and date format, a CSV's numbers back as numbers, a 'how to use
     this' sheet, and messages that name this workbook's cells, not the upload's rows."""
@@ -380,8 +380,8 @@ def test_fixes_workbook_is_one_a_person_can_use(base, tmp_path) -> None:
                     "gm_cancer,io1,Fine words,ucla3,decrease,1,1,joint,norms\n"
                     "gm_cancer,io2,Two problems,ucla3,down,-1.0,2,joint,norms\n",
                     encoding="utf-8")  # fmt: skip
-    ingest_file(base, path)
-    fixes = write_fixes(base, str(path), tmp_path / "fixes.xlsx")
+    ingest_file(two_sites, path)
+    fixes = write_fixes(two_sites, str(path), tmp_path / "fixes.xlsx")
     book = openpyxl.load_workbook(fixes)
     assert book.sheetnames == ["how to use this", "intended_outcomes", "lists"]
     assert book["lists"].sheet_state == "hidden"
@@ -410,47 +410,49 @@ def test_fixes_workbook_is_one_a_person_can_use(base, tmp_path) -> None:
     assert [c.value for c in book["lists"]["A"][1:3]] == ["increase", "decrease"]
 
 
-def test_site_scoped_upload_rejects_other_sites_rows(base, tmp_path) -> None:
+def test_site_scoped_upload_rejects_other_sites_rows(two_sites, tmp_path) -> None:
     path = tmp_path / "events.csv"
     path.write_text(",".join(EVENT_HEADER) + "\n"
                     "gm_cancer,2016-07-01,launch,emergence,Ours\n"
                     "stockport_together,2016-07-01,launch,emergence,Theirs\n", encoding="utf-8")  # fmt: skip
-    report = ingest_file(base, path, site_id="gm_cancer")
+    report = ingest_file(two_sites, path, site_id="gm_cancer")
     assert [(p.row, p.reason) for p in report.problems] == [(3, "wrong_site")]
-    assert current(base, "events")["description"].tolist() == ["Ours"]
+    assert current(two_sites, "events")["description"].tolist() == ["Ours"]
 
 
-def test_validate_is_a_dry_run(base, tmp_path) -> None:
+def test_validate_is_a_dry_run(two_sites, tmp_path) -> None:
     path = tmp_path / "events.csv"
     path.write_text(
         ",".join(EVENT_HEADER) + "\ngm_cancer,2016-07-01,launch,growth,x\n", encoding="utf-8"
     )
-    before = snapshot(base)
-    report = validate_file(base, path)
+    before = snapshot(two_sites)
+    report = validate_file(two_sites, path)
     assert report.status == "invalid"
     assert [p.column for p in report.problems] == ["phase"]
-    assert snapshot(base) == before
-    assert not list(base.archive_dir.rglob(f"{report.sha256}*"))
+    assert snapshot(two_sites) == before
+    assert not list(two_sites.archive_dir.rglob(f"{report.sha256}*"))
 
 
-def test_another_sites_file_sent_again_is_checked_not_called_a_duplicate(base, tmp_path) -> None:
+def test_another_sites_file_sent_again_is_checked_not_called_a_duplicate(
+    two_sites, tmp_path
+) -> None:
     """Site B uploading the exact bytes site A sent: B's history gets B's upload, and
     every row is rejected as not B's (not 'already received')."""
     path = tmp_path / "events.csv"
     path.write_text(",".join(EVENT_HEADER) + "\nstockport_together,2016-07-01,launch,emergence,Theirs\n",
                     encoding="utf-8")  # fmt: skip
-    first = ingest_file(base, path, site_id="stockport_together")
+    first = ingest_file(two_sites, path, site_id="stockport_together")
     assert first.status == "loaded"
-    second = ingest_file(base, path, site_id="gm_cancer")
+    second = ingest_file(two_sites, path, site_id="gm_cancer")
     assert second.status == "rejected"
     assert [(p.row, p.reason) for p in second.problems] == [(2, "wrong_site")]
-    again = ingest_file(base, path, site_id="stockport_together")
+    again = ingest_file(two_sites, path, site_id="stockport_together")
     assert again.status == "duplicate"
-    with Warehouse(base.warehouse_path, read_only=True) as warehouse:
+    with Warehouse(two_sites.warehouse_path, read_only=True) as warehouse:
         ingests = warehouse.ingests()
     assert ingests["site_id"].tolist()[-3:] == [
         "stockport_together",
         "gm_cancer",
         "stockport_together",
     ]
-    assert current(base, "events")["description"].tolist().count("Theirs") == 1
+    assert current(two_sites, "events")["description"].tolist().count("Theirs") == 1

@@ -37,6 +37,17 @@ FUTURE = dt.date(2031, 1, 1)  # events after today: the participant summary list
 SESSIONS = ("2030-01-01", "2030-06-01")  # value items invisible, then visible
 
 
+@pytest.fixture
+def one_site(settings: Settings) -> Settings:
+    """A fresh workspace that knows one site (``SITE``), so that site's uploads can load."""
+    init_workspace(settings)
+    sites = settings.home.parent / "sites.csv"
+    sites.write_text("site_id,site_name,care_model,region,start_date\n"
+                     f"{SITE},GM Cancer,Test model,North West,2016-04-01\n")  # fmt: skip
+    assert ingest_file(settings, sites).status == "loaded"
+    return settings
+
+
 def text_columns(table: TableName) -> list[str]:
     """Every text column a site can fill in (pattern columns are numbers)."""
     schema = table_schema(table)

@@ -6,7 +6,7 @@ Before the fix masking caught only a cell that was wholly a number: "my NHS numb
 ``ingests.original_filename``, and the archive kept the raw file in clear.
 
 The test uploads such files through the portal, the CLI and the inbox, then searches
-every file under the workspace (the DuckDB file decoded through queries, zip packages
+every file under the one_site (the DuckDB file decoded through queries, zip packages
 unpacked, every other file's raw bytes) for any ten-digit modulus-11 number, with or
 without spaces or dashes.
 """
@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 from reval.cli import app as cli_app
 from reval.config import Settings
 from reval.identifiers import is_nhs_number, mask_nhs_numbers, nhs_number_spans
-from reval.pipeline import ingest_file, ingest_inbox_file, init_workspace
+from reval.pipeline import ingest_file, ingest_inbox_file
 from reval.portal import create_app
 from reval.portal.access import TokenStore
 from reval.warehouse import Warehouse
@@ -72,7 +72,7 @@ def workbook_with_numbers() -> bytes:
 
 
 def texts_under(home: Path) -> dict[str, str]:
-    """Every file under the workspace as text: DuckDB files through queries, zips unpacked,
+    """Every file under the one_site as text: DuckDB files through queries, zips unpacked,
     everything else as its raw bytes (latin-1, so no byte is lost)."""
     found: dict[str, str] = {}
     for path in sorted(p for p in home.rglob("*") if p.is_file()):
@@ -109,16 +109,6 @@ def assert_no_nhs_number(texts: dict[str, str]) -> None:
         assert spans == [], (where, [text[a - 20 : b + 20] for a, b in spans])
 
 
-@pytest.fixture
-def workspace(settings: Settings) -> Settings:
-    init_workspace(settings)
-    sites = settings.home.parent / "sites.csv"
-    sites.write_text("site_id,site_name,care_model,region,start_date\n"
-                     f"{SITE},GM Cancer,Test model,North West,2016-04-01\n")  # fmt: skip
-    assert ingest_file(settings, sites).status == "loaded"
-    return settings
-
-
 def test_the_finder_sees_numbers_inside_text_and_nothing_else() -> None:
     assert (
         mask_nhs_numbers("my NHS number is 943 476 5919") == "my NHS number is [NHS number removed]"
@@ -134,9 +124,9 @@ def test_the_finder_sees_numbers_inside_text_and_nothing_else() -> None:
 
 
 def test_no_nhs_number_survives_anywhere_in_the_workspace(
-    workspace: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    one_site: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    token = TokenStore(workspace.portal_dir / "tokens.json").create("site", site_id=SITE)
+    token = TokenStore(one_site.portal_dir / "tokens.json").create("site", site_id=SITE)
     story = events_csv("my NHS number is 943 476 5919", "a clean meeting")
     survey = (
         "response_id,respondent_id,site_id,wave,response_date\n"
@@ -144,7 +134,7 @@ def test_no_nhs_number_survives_anywhere_in_the_workspace(
     ).encode()
     pages: list[str] = []
     downloads: list[str] = []
-    with TestClient(create_app(workspace), follow_redirects=False) as client:
+    with TestClient(create_app(one_site), follow_redirects=False) as client:
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)[1]  # type: ignore[index]
         assert client.post("/login", data={"token": token, "csrf_token": csrf}).status_code == 303
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text)[1]  # type: ignore[index]
@@ -165,42 +155,42 @@ def test_no_nhs_number_survives_anywhere_in_the_workspace(
     assert "R-[NHS number removed]" in pages[1]
     assert "NHS number removed.csv" in pages[2]
     # the CLI and the nightly inbox, the same
-    monkeypatch.setenv("REVAL_HOME", str(workspace.home))
+    monkeypatch.setenv("REVAL_HOME", str(one_site.home))
     cli_file = tmp_path / "4505577104 events.csv"
     cli_file.write_bytes(events_csv("ring 450 557 7104 please"))
     result = CliRunner().invoke(cli_app, ["ingest", str(cli_file)])
     assert "450 557 7104" not in result.output
     assert "4505577104" not in result.output
-    inbox_file = workspace.inbox_dir / "events-9434765919.csv"
+    inbox_file = one_site.inbox_dir / "events-9434765919.csv"
     inbox_file.write_bytes(events_csv("inbox story 943-476-5919", "fine"))
-    report = ingest_inbox_file(workspace, inbox_file)
+    report = ingest_inbox_file(one_site, inbox_file)
     assert report.status == "partly_loaded"
     assert_no_nhs_number({f"page {i}": page for i, page in enumerate(pages + downloads)})
-    assert_no_nhs_number(texts_under(workspace.home))
+    assert_no_nhs_number(texts_under(one_site.home))
 
 
 def test_the_archive_keeps_a_redacted_copy_named_by_the_original_hash(
-    workspace: Settings, tmp_path: Path
+    one_site: Settings, tmp_path: Path
 ) -> None:
     content = events_csv("my NHS number is 943 476 5919", "a clean meeting")
     path = tmp_path / "events.csv"
     path.write_bytes(content)
     sha = hashlib.sha256(content).hexdigest()
-    first = ingest_file(workspace, path)
+    first = ingest_file(one_site, path)
     assert first.sha256 == sha  # lineage keeps the original's hash
     assert first.status == "partly_loaded"
-    (archived,) = (workspace.archive_dir / sha[:2]).glob(f"{sha}*")
+    (archived,) = (one_site.archive_dir / sha[:2]).glob(f"{sha}*")
     assert archived.name == f"{sha}.redacted.csv"
     assert archived.read_bytes() == content.replace(b"943 476 5919", b"[NHS number removed]")
-    again = ingest_file(workspace, path)
+    again = ingest_file(one_site, path)
     assert again.status == "duplicate"  # same file twice: still recognised by its hash
     # reading the redacted copy again gives the answer the original got
     elsewhere = Settings(home=tmp_path / "replay")
-    sites = workspace.home.parent / "sites.csv"
+    sites = one_site.home.parent / "sites.csv"
     assert ingest_file(elsewhere, sites).status == "loaded"
     replay = ingest_file(elsewhere, archived, "events.csv")
     assert [p.reason for p in replay.problems] == [p.reason for p in first.problems]
-    with Warehouse(workspace.warehouse_path, read_only=True) as warehouse:
+    with Warehouse(one_site.warehouse_path, read_only=True) as warehouse:
         record = warehouse.ingest(first.ingest_id)
         rejected = warehouse.rejected(first.ingest_id)
     assert record is not None
@@ -209,13 +199,13 @@ def test_the_archive_keeps_a_redacted_copy_named_by_the_original_hash(
 
 
 def test_a_workbook_copy_stays_a_workbook_with_the_numbers_masked(
-    workspace: Settings, tmp_path: Path
+    one_site: Settings, tmp_path: Path
 ) -> None:
     path = tmp_path / "events.xlsx"
     path.write_bytes(workbook_with_numbers())
-    report = ingest_file(workspace, path)
+    report = ingest_file(one_site, path)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    (archived,) = (workspace.archive_dir / sha[:2]).glob(f"{sha}*")
+    (archived,) = (one_site.archive_dir / sha[:2]).glob(f"{sha}*")
     assert archived.name.endswith(".redacted.xlsx")
     book = openpyxl.load_workbook(archived)
     assert book.sheetnames == ["events", "NHS number removed"]

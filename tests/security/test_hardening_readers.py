@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from reval.cli import app as cli_app
 from reval.config import Settings
-from reval.pipeline import ingest_file, ingest_inbox_file, init_workspace, waiting_files
+from reval.pipeline import ingest_file, ingest_inbox_file, waiting_files
 from reval.portal import create_app
 from reval.portal.access import TokenStore
 
@@ -112,23 +112,14 @@ HOSTILE: dict[str, tuple[bytes, str]] = {
 }
 
 
-@pytest.fixture
-def workspace(settings: Settings) -> Settings:
-    init_workspace(settings)
-    sites = settings.home.parent / "sites.csv"
-    sites.write_text(SITES_CSV, encoding="utf-8")
-    assert ingest_file(settings, sites).status == "loaded"
-    return settings
-
-
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_a_hostile_file_is_refused_with_its_reason_and_nothing_loaded(
-    workspace: Settings, tmp_path: Path, name: str
+    one_site: Settings, tmp_path: Path, name: str
 ) -> None:
     content, words = HOSTILE[name]
     path = tmp_path / name
     path.write_bytes(content)
-    report = ingest_file(workspace, path)
+    report = ingest_file(one_site, path)
     assert report.status == "refused"
     assert report.rows_accepted == 0
     assert words in " ".join(p.message() for p in report.problems).casefold()
@@ -136,23 +127,23 @@ def test_a_hostile_file_is_refused_with_its_reason_and_nothing_loaded(
 
 
 def test_a_cell_over_the_configured_size_is_named_and_a_bigger_limit_accepts_it(
-    workspace: Settings, tmp_path: Path
+    one_site: Settings, tmp_path: Path
 ) -> None:
     """40,000 characters: over Excel's 32,767 (the default) but under the csv module's own
     131,072, so only the configured limit stops it; raising the setting lets it in."""
     path = tmp_path / "events.csv"
     path.write_bytes(long_cell_csv(40_000, at_line=5, rows=20))
-    report = ingest_file(workspace, path)
+    report = ingest_file(one_site, path)
     assert report.status == "refused"
     (problem,) = report.problems
     assert (problem.row, problem.column, problem.reason) == (5, "description", "too_long")
     assert "32,767 characters" in problem.expected
-    roomy = Settings(home=workspace.home, max_cell_chars=50_000)
+    roomy = Settings(home=one_site.home, max_cell_chars=50_000)
     assert ingest_file(roomy, path).status == "loaded"
 
 
 def test_the_csv_module_never_stops_at_its_own_field_limit(
-    workspace: Settings, tmp_path: Path
+    one_site: Settings, tmp_path: Path
 ) -> None:
     """A 200,000-character cell on the slow path (a blank line between records sends the
     file through the csv module) is named like any other, with the configured limit raised
@@ -162,24 +153,24 @@ def test_the_csv_module_never_stops_at_its_own_field_limit(
     lines.insert(7, "")
     path = tmp_path / "events.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (problem,) = ingest_file(workspace, path).problems
+    (problem,) = ingest_file(one_site, path).problems
     assert (problem.row, problem.column) == (5, "description")
-    report = ingest_file(Settings(home=workspace.home, max_cell_chars=300_000), path)
+    report = ingest_file(Settings(home=one_site.home, max_cell_chars=300_000), path)
     assert report.status == "loaded", report.problems
 
 
 def test_random_bytes_in_the_middle_name_the_line_they_start_on(
-    workspace: Settings, tmp_path: Path
+    one_site: Settings, tmp_path: Path
 ) -> None:
     content, line = random_middle_csv()
     path = tmp_path / "events.csv"
     path.write_bytes(content)
-    (problem,) = ingest_file(workspace, path).problems
+    (problem,) = ingest_file(one_site, path).problems
     assert problem.value == f"line {line:,}"
 
 
 def test_bytes_that_are_not_utf8_further_in_name_their_line(
-    workspace: Settings, tmp_path: Path
+    one_site: Settings, tmp_path: Path
 ) -> None:
     lines = events_lines(20_000)
     data = ("\n".join(lines) + "\n").encode()
@@ -188,7 +179,7 @@ def test_bytes_that_are_not_utf8_further_in_name_their_line(
     path.write_bytes(
         data[:cut] + b"gm_cancer,2017-02-01,meeting,emergence,caf\xe9 \xff\xfe\n" + data[cut:]
     )
-    (problem,) = ingest_file(workspace, path).problems
+    (problem,) = ingest_file(one_site, path).problems
     assert problem.reason == "unreadable_file"
     line = data[:cut].count(b"\n") + 1
     assert problem.value == f"line {line:,}"
@@ -196,21 +187,21 @@ def test_bytes_that_are_not_utf8_further_in_name_their_line(
 
 
 def test_a_stray_line_break_on_the_slow_path_is_a_plain_problem(
-    workspace: Settings, tmp_path: Path
+    one_site: Settings, tmp_path: Path
 ) -> None:
     """A lone carriage return inside a field made the csv module raise ``csv.Error``."""
     text = "\n".join(events_lines(4)) + "\n\ngm_cancer,2017-02-01,meeting,emergence,a\rb\n"
     path = tmp_path / "events.csv"
     path.write_text(text, encoding="utf-8", newline="")
-    (problem,) = ingest_file(workspace, path).problems
+    (problem,) = ingest_file(one_site, path).problems
     assert problem.reason == "unreadable_file"
     assert "not a well-formed CSV file" in problem.expected
 
 
 def test_the_cli_says_the_reason_without_a_traceback(
-    workspace: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    one_site: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REVAL_HOME", str(workspace.home))
+    monkeypatch.setenv("REVAL_HOME", str(one_site.home))
     for name, (content, words) in HOSTILE.items():
         path = tmp_path / name
         path.write_bytes(content)
@@ -222,9 +213,9 @@ def test_the_cli_says_the_reason_without_a_traceback(
         assert words in result.output.casefold()
 
 
-def test_the_portal_shows_the_reason_not_a_server_error(workspace: Settings) -> None:
-    token = TokenStore(workspace.portal_dir / "tokens.json").create("site", site_id="gm_cancer")
-    with TestClient(create_app(workspace), raise_server_exceptions=False,
+def test_the_portal_shows_the_reason_not_a_server_error(one_site: Settings) -> None:
+    token = TokenStore(one_site.portal_dir / "tokens.json").create("site", site_id="gm_cancer")
+    with TestClient(create_app(one_site), raise_server_exceptions=False,
                     follow_redirects=False) as client:  # fmt: skip
         page = client.get("/login")
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]  # type: ignore[index]
@@ -239,13 +230,13 @@ def test_the_portal_shows_the_reason_not_a_server_error(workspace: Settings) -> 
 
 
 def test_the_inbox_moves_each_hostile_file_to_failed_and_loads_the_files_behind_it(
-    workspace: Settings,
+    one_site: Settings,
 ) -> None:
-    inbox = workspace.inbox_dir
+    inbox = one_site.inbox_dir
     for name, (content, _) in HOSTILE.items():
         (inbox / name).write_bytes(content)
     (inbox / "events_zz_good.csv").write_text("\n".join(events_lines(7, "good")) + "\n")
-    reports = [ingest_inbox_file(workspace, path) for path in waiting_files(workspace)]
+    reports = [ingest_inbox_file(one_site, path) for path in waiting_files(one_site)]
     assert [r.status for r in reports] == ["refused"] * len(HOSTILE) + ["loaded"]
     failed = inbox / "failed"
     for name, (_, words) in HOSTILE.items():
@@ -258,7 +249,7 @@ def test_the_inbox_moves_each_hostile_file_to_failed_and_loads_the_files_behind_
 
 
 def test_an_unexpected_error_in_one_inbox_file_sets_it_aside(
-    workspace: Settings, monkeypatch: pytest.MonkeyPatch
+    one_site: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Defence in depth: even an error no reader foresaw moves the file to failed/."""
     import reval.pipeline as pipeline
@@ -266,16 +257,16 @@ def test_an_unexpected_error_in_one_inbox_file_sets_it_aside(
     def broken(*args: object, **kwargs: object) -> object:
         raise KeyError("something nobody foresaw")
 
-    (workspace.inbox_dir / "events.csv").write_text("\n".join(events_lines(3)) + "\n")
+    (one_site.inbox_dir / "events.csv").write_text("\n".join(events_lines(3)) + "\n")
     monkeypatch.setattr(pipeline, "ingest_file", broken)
-    report = ingest_inbox_file(workspace, workspace.inbox_dir / "events.csv")
+    report = ingest_inbox_file(one_site, one_site.inbox_dir / "events.csv")
     assert report.status == "refused"
-    (moved,) = (workspace.inbox_dir / "failed").glob("*-events.csv")
+    (moved,) = (one_site.inbox_dir / "failed").glob("*-events.csv")
     assert "KeyError" in moved.with_name(moved.name + ".problems.txt").read_text()
 
 
 def test_a_warehouse_failure_is_not_blamed_on_the_inbox_file(
-    workspace: Settings, monkeypatch: pytest.MonkeyPatch
+    one_site: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A DuckDB error while loading is the warehouse's problem: the file stays in the inbox
     for the next run instead of being set aside as if it were bad."""
@@ -286,10 +277,10 @@ def test_a_warehouse_failure_is_not_blamed_on_the_inbox_file(
     def broken(*args: object, **kwargs: object) -> object:
         raise duckdb.IOException("Could not read enough bytes from file")
 
-    inbox_file = workspace.inbox_dir / "events.csv"
+    inbox_file = one_site.inbox_dir / "events.csv"
     inbox_file.write_text("\n".join(events_lines(3)) + "\n")
     monkeypatch.setattr(pipeline, "ingest_file", broken)
     with pytest.raises(duckdb.IOException):
-        ingest_inbox_file(workspace, inbox_file)
+        ingest_inbox_file(one_site, inbox_file)
     assert inbox_file.is_file()
-    assert not (workspace.inbox_dir / "failed").exists()
+    assert not (one_site.inbox_dir / "failed").exists()

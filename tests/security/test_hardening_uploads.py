@@ -11,10 +11,9 @@ import threading
 from pathlib import Path
 
 import httpx
-import pytest
 
 from reval.config import Settings
-from reval.pipeline import archive_upload, ingest_file, init_workspace
+from reval.pipeline import archive_upload
 from reval.portal.access import TokenStore
 from reval.portal.app import running_portal
 from reval.warehouse import Warehouse
@@ -31,20 +30,10 @@ def sign_in(base: str, token: str) -> tuple[httpx.Client, str]:
     return client, csrf
 
 
-@pytest.fixture
-def workspace(settings: Settings) -> Settings:
-    init_workspace(settings)
-    sites = settings.home.parent / "sites.csv"
-    sites.write_text("site_id,site_name,care_model,region,start_date\n"
-                     f"{SITE},GM Cancer,Test model,North West,2016-04-01\n")  # fmt: skip
-    assert ingest_file(settings, sites).status == "loaded"
-    return settings
-
-
-def test_the_same_bytes_from_two_sessions_at_once_load_exactly_once(workspace: Settings) -> None:
-    store = TokenStore(workspace.portal_dir / "tokens.json")
+def test_the_same_bytes_from_two_sessions_at_once_load_exactly_once(one_site: Settings) -> None:
+    store = TokenStore(one_site.portal_dir / "tokens.json")
     tokens = [store.create("site", site_id=SITE), store.create("admin", name="team")]
-    with running_portal(workspace) as base:
+    with running_portal(one_site) as base:
         sessions = [sign_in(base, token) for token in tokens]
         for round_ in range(ROUNDS):
             content = (
@@ -75,7 +64,7 @@ def test_the_same_bytes_from_two_sessions_at_once_load_exactly_once(workspace: S
             assert headlines == ["Accepted", "Already received"], (round_, headlines)
         for client, _ in sessions:
             client.close()
-    with Warehouse(workspace.warehouse_path, read_only=True) as warehouse:
+    with Warehouse(one_site.warehouse_path, read_only=True) as warehouse:
         ingests = warehouse.ingests()
         events = warehouse.current("events")
     uploads = ingests[ingests["original_filename"] == "events.csv"]
@@ -85,15 +74,15 @@ def test_the_same_bytes_from_two_sessions_at_once_load_exactly_once(workspace: S
     ]
     assert len(events) == 3 * ROUNDS
     assert events["description"].is_unique
-    archived = [p for p in workspace.archive_dir.rglob("*")
+    archived = [p for p in one_site.archive_dir.rglob("*")
                 if p.is_file() and p.name != "manifest.jsonl"]  # fmt: skip
     assert len(archived) == ROUNDS + 1  # every round's bytes once, and the sites file
     assert not [p for p in archived if ".partial" in p.name]
-    assert not list((workspace.portal_dir / "incoming").glob("*"))
+    assert not list((one_site.portal_dir / "incoming").glob("*"))
 
 
 def test_archiving_the_same_bytes_twice_at_once_never_shares_a_temporary_file(
-    workspace: Settings, tmp_path: Path
+    one_site: Settings, tmp_path: Path
 ) -> None:
     """The archive step alone, 20 pairs of threads: each writes its own temporary file."""
     import hashlib
@@ -109,7 +98,7 @@ def test_archiving_the_same_bytes_twice_at_once_never_shares_a_temporary_file(
                     errors: list[BaseException] = errors) -> None:  # fmt: skip
             start.wait()
             try:
-                archive_upload(workspace, source, sha, "events.csv")
+                archive_upload(one_site, source, sha, "events.csv")
             except BaseException as error:  # collected and asserted below
                 errors.append(error)
 
@@ -119,5 +108,5 @@ def test_archiving_the_same_bytes_twice_at_once_never_shares_a_temporary_file(
         for thread in threads:
             thread.join()
         assert errors == []
-        (stored,) = workspace.archive_dir.glob(f"{sha[:2]}/{sha}*")
+        (stored,) = one_site.archive_dir.glob(f"{sha[:2]}/{sha}*")
         assert hashlib.sha256(stored.read_bytes()).hexdigest() == sha

@@ -17,9 +17,10 @@ import os
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Generic, Literal, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -36,6 +37,7 @@ TOKEN_SHAPE: Final[re.Pattern[str]] = re.compile(r"^([0-9a-f]{12})\.([A-Za-z0-9_
 HASHER: Final[PasswordHasher] = PasswordHasher()
 """argon2-cffi's defaults (Argon2id, RFC 9106 low-memory profile): ~50 ms a check."""
 _DUMMY_HASH: Final[str] = HASHER.hash("not a token")
+R = TypeVar("R")
 
 
 class AccessError(RevalError):
@@ -90,7 +92,7 @@ class TokenStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = FileLock(str(path) + ".lock", thread_local=False)
-        self._cache: tuple[tuple[int, int, int], dict[str, TokenRecord]] | None = None
+        self._file = RecordFile(path, "tokens", "token_id", TokenRecord)
 
     def create(self, role: Role, *, site_id: str | None = None, name: str | None = None) -> str:
         """Make a token and return it in full: the only time it is ever seen."""
@@ -152,29 +154,10 @@ class TokenStore:
         return record.principal() if record is not None and record.active else None
 
     def _read(self) -> dict[str, TokenRecord]:
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return {}
-        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        if self._cache is not None and self._cache[0] == key:
-            return dict(self._cache[1])
-        rows = json.loads(self.path.read_text(encoding="utf-8"))["tokens"]
-        records = {row["token_id"]: TokenRecord(**row) for row in rows}
-        self._cache = (key, records)
-        return dict(records)
+        return self._file.read()
 
     def _write(self, records: dict[str, TokenRecord]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        partial = self.path.with_name(self.path.name + ".partial")
-        text = json.dumps({"tokens": [asdict(r) for r in records.values()]}, indent=1)
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, self.path)
-        self._cache = None
+        self._file.write(records)
 
 
 SESSIONS_FILE: Final[str] = "sessions.json"
@@ -208,7 +191,7 @@ class SessionStore:
         # one FileLock object is re-entrant across threads: the portal's threads also
         # need a lock of their own, or two sign-ins at once lose one session
         self._threads = threading.Lock()
-        self._cache: tuple[tuple[int, int, int], dict[str, SessionRecord]] | None = None
+        self._file = RecordFile(path, "sessions", "id_hash", SessionRecord)
 
     def start(self, token_id: str) -> str:
         """A new session for a token; returns its id (for the signed cookie only)."""
@@ -249,10 +232,25 @@ class SessionStore:
             records = self._read()
             change(records)  # type: ignore[operator]
             live = {k: r for k, r in records.items() if r.age_seconds() <= self.hours * 3600}
-            _write_private_json(self.path, {"sessions": [asdict(r) for r in live.values()]})
-            self._cache = None
+            self._file.write(live)
 
     def _read(self) -> dict[str, SessionRecord]:
+        return self._file.read()
+
+
+class RecordFile(Generic[R]):
+    """Records kept as a list in a small JSON file (``{section: [...]}``, mode 0600), each
+    found by its ``key`` field. Both stores are read on every signed-in request, so the
+    file is parsed again only when it changed (its inode, modification time or size)."""
+
+    def __init__(self, path: Path, section: str, key: str, record: Callable[..., R]) -> None:
+        self.path = path
+        self.section = section
+        self.key = key
+        self.record = record
+        self._cache: tuple[tuple[int, int, int], dict[str, R]] | None = None
+
+    def read(self) -> dict[str, R]:
         try:
             stat = self.path.stat()
         except FileNotFoundError:
@@ -260,10 +258,15 @@ class SessionStore:
         key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         if self._cache is not None and self._cache[0] == key:
             return dict(self._cache[1])
-        rows = json.loads(self.path.read_text(encoding="utf-8"))["sessions"]
-        records = {row["id_hash"]: SessionRecord(**row) for row in rows}
+        rows = json.loads(self.path.read_text(encoding="utf-8"))[self.section]
+        records = {row[self.key]: self.record(**row) for row in rows}
         self._cache = (key, records)
         return dict(records)
+
+    def write(self, records: dict[str, R]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write_private_json(self.path, {self.section: [asdict(r) for r in records.values()]})
+        self._cache = None
 
 
 def _digest(session_id: str) -> str:

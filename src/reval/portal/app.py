@@ -381,16 +381,26 @@ def _add_routes(app: FastAPI, state: PortalState) -> None:
         history = await run_in_threadpool(_history, state, who)
         return _result_page(request, who, report, history)
 
+    def own_upload(request: Request, who: Principal, ingest_id: str,
+                   event: str) -> IngestRecord | HTMLResponse:  # fmt: skip
+        """The upload ``who`` may look at (their site's; any for the evaluation team, none
+        for a funder), or the same 404 page whether it does not exist or is someone else's:
+        nothing leaks."""
+        record = upload_record(settings, ingest_id) if _hex_id(ingest_id) else None
+        if record is None or who.role == "funder" or not who.may_see_site(record.site_id):
+            return refuse(request, 404, "There is no upload of yours with that reference.",
+                          event=event, who=who, ingest_id=ingest_id)  # fmt: skip
+        return record
+
     @app.get("/uploads/{ingest_id}")
     def past_upload(request: Request, ingest_id: str) -> Response:
         """What became of an earlier upload: the same page as just after it arrived."""
         who = current_user(request)
         if who is None:
             return RedirectResponse("/login", status_code=303)
-        record = upload_record(settings, ingest_id) if _hex_id(ingest_id) else None
-        if record is None or who.role == "funder" or not who.may_see_site(record.site_id):
-            return refuse(request, 404, "There is no upload of yours with that reference.",
-                          event="upload_view", who=who, ingest_id=ingest_id)  # fmt: skip
+        record = own_upload(request, who, ingest_id, event="upload_view")
+        if isinstance(record, Response):
+            return record
         report = past_result(settings, record)
         state.audit.write("upload_view", client=client_of(request), who=who, ingest_id=ingest_id)
         return _result_page(request, who, report, _history(state, who), received=record.received_at)
@@ -403,11 +413,9 @@ def _add_routes(app: FastAPI, state: PortalState) -> None:
         if who.role == "funder":
             return refuse(request, 403, "Funder accounts read reports only; uploaded rows are "
                           "not shown to them.", event="fixes", who=who, ingest_id=ingest_id)  # fmt: skip
-        record = upload_record(settings, ingest_id) if _hex_id(ingest_id) else None
-        if record is None or not who.may_see_site(record.site_id):
-            # the same answer whether it exists or belongs to someone else: nothing leaks
-            return refuse(request, 404, "There is no upload of yours with that reference.",
-                          event="fixes", who=who, ingest_id=ingest_id)  # fmt: skip
+        record = own_upload(request, who, ingest_id, event="fixes")
+        if isinstance(record, Response):
+            return record
         state.outgoing.mkdir(parents=True, exist_ok=True)
         out = state.outgoing / f"{uuid.uuid4().hex}.xlsx"
         try:
@@ -426,10 +434,9 @@ def _add_routes(app: FastAPI, state: PortalState) -> None:
         who = current_user(request)
         if who is None:
             return RedirectResponse("/login", status_code=303)
-        record = upload_record(settings, ingest_id) if _hex_id(ingest_id) else None
-        if record is None or who.role == "funder" or not who.may_see_site(record.site_id):
-            return refuse(request, 404, "There is no upload of yours with that reference.",
-                          event="problems", who=who, ingest_id=ingest_id)  # fmt: skip
+        record = own_upload(request, who, ingest_id, event="problems")
+        if isinstance(record, Response):
+            return record
         state.outgoing.mkdir(parents=True, exist_ok=True)
         out = state.outgoing / f"{uuid.uuid4().hex}.xlsx"
         write_workbook(out, {"problems": problem_list(settings, record.ingest_id)},
