@@ -105,3 +105,84 @@ def test_frozen_reference_is_what_the_r_script_writes(reference) -> None:
         fresh = pd.read_csv(reference / path.name)
         frozen = pd.read_csv(path)
         pd.testing.assert_frame_equal(fresh, frozen, rtol=1e-9, check_exact=False)
+
+
+def _controls_by_treated(frame: pd.DataFrame) -> dict[int, list[int]]:
+    return {int(row.treated_row): sorted(int(c) for c in row[1:] if not pd.isna(c))
+            for row in frame.itertuples(index=False)}  # fmt: skip
+
+
+def test_with_replacement_ratio_2_differs_from_matchit_only_within_ties(reference, lalonde) -> None:
+    """Each participant's two controls are MatchIt's, or equally close ones: MatchIt picks
+    among equally close controls by where C++'s unstable std::partial_sort leaves them,
+    reval by the earliest row (the rule the engine is held to in test_matching_engine)."""
+    sample = match(lalonde, "treat", COVARIATES, distance="probability", ratio=2, replace=True)
+    ours = {int(t): sorted(int(c) for c in group)
+            for t, group in sample.pairs.groupby("treated_row")["control_row"]}  # fmt: skip
+    theirs = _controls_by_treated(
+        pd.read_csv(reference / "matchit_probability_replace_ratio2_pairs.csv")
+    )
+    assert ours.keys() == theirs.keys()
+    d = sample.distance
+    controls = np.flatnonzero(~sample.treated)
+    for t in ours:  # the same distances, whichever controls carry them
+        gaps = [sorted(abs(d[t] - d[c]) for c in chosen) for chosen in (ours[t], theirs[t])]
+        assert gaps[0] == gaps[1], t
+        for c in set(ours[t]) - set(theirs[t]):  # a tie: reval took the earliest row of it
+            tied = [r for r in controls if abs(d[t] - d[r]) == abs(d[t] - d[c])]
+            assert c == min(r for r in tied if r == c or r not in ours[t]), (t, c, tied)
+
+
+def _gnu_partial_sort(items: list[int], middle: int, less) -> None:  # type: ignore[no-untyped-def]
+    """GNU libstdc++'s std::partial_sort (heap select, then heap sort), step for step: what
+    MatchIt's nn_matchC.cpp calls to take a unit's closest controls with replacement."""
+
+    def adjust(hole: int, length: int, value: int) -> None:
+        top = second = hole
+        while second < (length - 1) // 2:
+            second = 2 * (second + 1)
+            if less(items[second], items[second - 1]):
+                second -= 1
+            items[hole], hole = items[second], second
+        if length % 2 == 0 and second == (length - 2) // 2:
+            second = 2 * (second + 1)
+            items[hole], hole = items[second - 1], second - 1
+        parent = (hole - 1) // 2
+        while hole > top and less(items[parent], value):
+            items[hole], hole, parent = items[parent], parent, (parent - 1) // 2
+        items[hole] = value
+
+    def pop(last: int, result: int) -> None:
+        value, items[result] = items[result], items[0]
+        adjust(0, last, value)
+
+    for parent in range((middle - 2) // 2, -1, -1):  # make_heap
+        adjust(parent, middle, items[parent])
+    for i in range(middle, len(items)):
+        if less(items[i], items[0]):
+            pop(middle, i)
+    for last in range(middle - 1, 0, -1):  # sort_heap
+        pop(last, last)
+
+
+def test_a_constructed_tie_with_replacement_earliest_row_here_another_in_matchit(
+    reference,
+) -> None:
+    """A participant at 0.5; controls 0.375, 0.25, 0.25 and 0.125 away, in data order. Both
+    take the closest and one of the tied pair: reval the earliest row (2), as MatchIt says
+    ties go ("based on the order of the data"), MatchIt the later (3), because its
+    std::partial_sort is not stable: it is exactly where GNU's heap leaves them."""
+    from reval.matching._nearest import greedy_match
+
+    distance = np.array([0.5, 0.875, 0.25, 0.75, 0.375, 0.0625])
+    treated = np.array([True, False, False, False, False, True])
+    ours = greedy_match(distance, treated, np.array([0, 5]), ratio=2, replace=True)
+    assert [sorted(row) for row in ours.tolist()] == [[2, 4], [2, 4]]
+    pairs = pd.read_csv(reference / "matchit_tie_replace_ratio2_pairs.csv")
+    assert _controls_by_treated(pairs) == {0: [3, 4], 5: [2, 4]}
+    controls = np.flatnonzero(~treated)
+    for row in pairs.itertuples(index=False):
+        gaps = np.abs(distance[controls] - distance[row.treated_row])
+        order = list(range(len(controls)))
+        _gnu_partial_sort(order, 2, lambda i, j, g=gaps: g[i] < g[j])
+        assert controls[order[:2]].tolist() == [row.control_row_1, row.control_row_2]

@@ -68,4 +68,35 @@ for (name in names(configs)) {
                 caliper = cfg$caliper, ratio = 1, replace = FALSE)
   write.csv(pairs_of(mv, lalonde), file.path(out, paste0("matchit_", name, "_vector_pairs.csv")), row.names = FALSE)
 }
+
+# With replacement, MatchIt's distance-matrix path gives each treated unit its `ratio`
+# closest controls at once through C++'s std::partial_sort (nn_matchC.cpp), which is not
+# stable: among equally close controls the one kept is wherever the heap leaves it (here
+# libstdc++'s heap; another standard library may keep another). reval takes the earliest
+# row. Lalonde's 2:1 pairs with replacement, and a constructed tie that shows the rule.
+pairs_of_2 <- function(m, d) {
+  mm <- m$match.matrix
+  data.frame(treated_row = d$row[match(rownames(mm), rownames(d))],
+             control_row_1 = d$row[match(mm[, 1], rownames(d))],
+             control_row_2 = d$row[match(mm[, 2], rownames(d))])
+}
+cfg <- configs$probability
+treated_first <- which(lalonde$treat == 1)[order(cfg$distance[lalonde$treat == 1], decreasing = TRUE)]
+ordered <- lalonde[c(treated_first, which(lalonde$treat == 0)), ]
+dv <- cfg$distance[c(treated_first, which(lalonde$treat == 0))]
+dmat <- abs(outer(dv[ordered$treat == 1], dv[ordered$treat == 0], "-"))
+dimnames(dmat) <- list(rownames(ordered)[ordered$treat == 1], rownames(ordered)[ordered$treat == 0])
+m <- matchit(fml, data = ordered, method = "nearest", distance = dmat, m.order = "data",
+             ratio = 2, replace = TRUE)
+write.csv(pairs_of_2(m, ordered), file.path(out, "matchit_probability_replace_ratio2_pairs.csv"),
+          row.names = FALSE)
+# a treated unit at 0.5; controls at 0.875, 0.25, 0.75 and 0.375 (0.375, 0.25, 0.25 and
+# 0.125 away, in data order); a second treated unit at 0.0625 (MatchIt needs two rows in
+# the matrix). Both take 0.375 and one of the tied pair: MatchIt the later row.
+tie <- data.frame(treat = c(1L, 0L, 0L, 0L, 0L, 1L), x = c(0.5, 0.875, 0.25, 0.75, 0.375, 0.0625))
+tie$row <- seq_len(nrow(tie)) - 1L
+tmat <- abs(outer(tie$x[tie$treat == 1], tie$x[tie$treat == 0], "-"))
+dimnames(tmat) <- list(rownames(tie)[tie$treat == 1], rownames(tie)[tie$treat == 0])
+m <- matchit(treat ~ x, data = tie, method = "nearest", distance = tmat, ratio = 2, replace = TRUE)
+write.csv(pairs_of_2(m, tie), file.path(out, "matchit_tie_replace_ratio2_pairs.csv"), row.names = FALSE)
 writeLines(as.character(packageVersion("MatchIt")), file.path(out, "matchit_version.txt"))

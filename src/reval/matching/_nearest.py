@@ -4,7 +4,12 @@ Same answers as MatchIt's greedy matcher (``method = "nearest"``): treated units
 are taken in the matching order and each takes the closest available control; a
 caliper refuses controls further away than its width. Tie rule (documented and
 deterministic): among equally close controls the one that comes first in the data
-wins - what MatchIt's distance-matrix matcher does.
+wins - what MatchIt's distance-matrix matcher does without replacement (``which_min``).
+With replacement MatchIt takes a unit's ``ratio`` closest controls at once through
+C++'s ``std::partial_sort``, which is not stable: among equally close controls it keeps
+whichever its heap leaves (so it depends on the C++ library MatchIt was built with).
+reval keeps the earliest row there too; tests/test_matching_reference_r.py shows a
+constructed tie and that this is the only difference on lalonde.
 
 Every unit is sorted by (distance, row), so the closest available control is the
 nearest free position to the left or to the right; equal distances form runs in
