@@ -15,6 +15,7 @@ from reval.config import Settings
 from reval.contract import TABLES
 from reval.evaluation import evaluate_programme
 from reval.pipeline import ingest_file, init_workspace
+from reval.reporting import content
 from reval.warehouse import Warehouse
 
 SITE = "wellbeing_erewash"
@@ -133,6 +134,12 @@ def test_an_intended_outcome_with_no_data_yet_is_not_measurable_yet(files, setti
     row = result.intended.set_index("measure").loc["ae_visits"]
     assert row["classification"] == "not measurable"
     assert row["why_not_measurable"] == "not measurable yet: no data for ae_visits"
+    # and the reports say so, under the outcome's site name
+    content.use_site_names({SITE: "Wellbeing Erewash"})
+    lines = content.verdict_rules(result.intended)
+    content.use_site_names({})
+    assert any(line.startswith("Wellbeing Erewash, ") and line.endswith(
+        ": not measurable yet: no data for ae_visits.") for line in lines), lines  # fmt: skip
     # a measure that has data keeps its own reason (or none)
     others = result.intended[result.intended["measure"] != "ae_visits"]
     assert not others["why_not_measurable"].astype(str).str.contains("yet").any()

@@ -378,7 +378,9 @@ def verdict_rules(intended: pd.DataFrame) -> list[str]:
         )  # fmt: skip
         lines.append(f"No-change margins (half the target): {margins}.")
     if "why_not_measurable" in intended:
-        lines += [f"{_outcome_words(r)} is not measurable: {r.why_not_measurable}."
+        lines += [f"{_outcome_words(r)}: {r.why_not_measurable}."
+                  if r.why_not_measurable.startswith("not measurable")
+                  else f"{_outcome_words(r)} is not measurable: {r.why_not_measurable}."
                   for r in intended.itertuples() if isinstance(r.why_not_measurable, str)]  # fmt: skip
     return lines
 
