@@ -99,6 +99,21 @@ def test_battery_reliability_is_reported_for_every_battery(programme) -> None:
     assert table.set_index("battery").loc["swemwbs", "alpha"] > 0.7
 
 
+def test_battery_reliability_follows_the_programmes_instruments() -> None:
+    """Neighbours in Health asks WEMWBS and ONS4: its batteries, not the sample's."""
+    from reval.contract import programme_contract
+    from reval.programme import parse_programme
+    from reval.second_programme import PROGRAMME_YAML, second_programme
+
+    neighbours = second_programme()
+    table = battery_reliability(
+        neighbours.tables["survey_responses"], neighbours.tables["paradigm_statements"],
+        programme_contract(parse_programme(PROGRAMME_YAML)),
+    )  # fmt: skip
+    assert set(table["battery"]) == {"wemwbs", "ons4", "paradigm_new", "paradigm_old"}
+    assert table.set_index("battery").loc["wemwbs", "alpha"] > 0.8  # 14 items of one trait
+
+
 def test_empowers_profile_per_site_and_wave(scored) -> None:
     profile = empowers_profile(scored)
     erewash = profile[profile["site_id"] == "wellbeing_erewash"].pivot(

@@ -17,7 +17,7 @@ from scipy.special import expit
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.stats.multitest import multipletests
 
-from reval.contract import EMPOWERS_ITEMS, SWEMWBS_ITEMS, UCLA_ITEMS
+from reval.contract import Contract, default_contract
 
 Timing = Literal["now", "before"]
 
@@ -186,14 +186,16 @@ def cronbach_alpha(items: pd.DataFrame) -> float:
     return float(k / (k - 1) * (1 - item_var / total_var))
 
 
-def battery_reliability(responses: pd.DataFrame, statements: pd.DataFrame) -> pd.DataFrame:
-    """Cronbach's alpha for each battery, at baseline."""
+def battery_reliability(
+    responses: pd.DataFrame, statements: pd.DataFrame, contract: Contract | None = None
+) -> pd.DataFrame:
+    """Cronbach's alpha for each battery at baseline: the programme's instruments (the
+    ``contract``'s; default the sample's) and the two paradigm batteries."""
 
     base = responses[responses["wave"] == responses["wave"].min()]
+    instruments = (contract or default_contract()).instruments
     batteries = {
-        "swemwbs": list(SWEMWBS_ITEMS),
-        "ucla3": list(UCLA_ITEMS),
-        "empowers": list(EMPOWERS_ITEMS),
+        **{i.key: list(i.item_columns) for i in instruments if len(i.items) > 1},
         "paradigm_new": [f"para_{i}_now" for i in paradigm_items(statements, "new")],
         "paradigm_old": [f"para_{i}_now" for i in paradigm_items(statements, "old")],
     }

@@ -14,7 +14,7 @@ that people who dropped out would have changed like those who stayed.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -24,8 +24,6 @@ from reval.contract import EMPOWERS_ITEMS, Contract, default_contract
 from reval.paradigm import paradigm_index
 from reval.scales import instrument_scores
 
-Measure = Literal["swemwbs", "ucla3", "paradigm_index"]
-SCALE_MEASURES: Final[tuple[str, ...]] = ("swemwbs", "ucla3", "paradigm_index", *EMPOWERS_ITEMS)
 POOLED: Final[str] = "all"
 KEYS: Final[list[str]] = ["site_id", "respondent_id", "wave"]
 
