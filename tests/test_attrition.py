@@ -14,6 +14,7 @@ from reval.attrition import (
     AT_RISK,
     attrition,
     attrition_rows,
+    pooled_attrition,
     weighted_change,
     welch_difference,
     wilson_interval,
@@ -49,11 +50,17 @@ def test_weighted_change_equal_weights_is_the_mean() -> None:
 
 
 @pytest.fixture(scope="module")
-def selective() -> tuple[pd.DataFrame, dict]:
+def selective_programme() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     programme = synthetic_programme(dropout_on_wellbeing=1.0)
     responses = programme.tables["survey_responses"]
     scored = scored_responses(responses, programme.tables["paradigm_statements"])
-    return attrition(scored, responses), programme.truth["sites"]
+    return scored, responses, programme.truth["sites"]
+
+
+@pytest.fixture(scope="module")
+def selective(selective_programme) -> tuple[pd.DataFrame, dict]:
+    scored, responses, truth = selective_programme
+    return attrition(scored, responses), truth
 
 
 def test_weighted_change_recovers_the_whole_cohort_and_completers_are_flagged(selective) -> None:
@@ -76,6 +83,39 @@ def test_weighted_change_recovers_the_whole_cohort_and_completers_are_flagged(se
     assert all(e < 0 for e in completers_error)  # completers understate, every time
     assert np.mean(np.abs(weighted_error)) < 0.5 * np.mean(np.abs(completers_error))
     assert abs(np.mean(weighted_error)) < 0.15
+
+
+def test_all_sites_together_count_the_sites_that_ran_the_wave(
+    selective_programme, selective
+) -> None:
+    """The pooled line adds up the sites that ran each wave (a site with no second
+    follow-up adds nobody to wave 2's baseline), and its weighted change recovers the whole
+    baseline cohort's change across those sites while the completers' understates it."""
+    scored, responses, truth = selective_programme
+    sites, _ = selective
+    pooled = pooled_attrition(scored, responses, pooled="all")
+    assert set(pooled["site_id"]) == {"all"}
+    errors = []
+    for row in pooled[pooled["measure"] == "swemwbs"].itertuples():
+        mine = sites[(sites["measure"] == "swemwbs") & (sites["wave"] == row.wave)]
+        assert row.baseline_n == mine["baseline_n"].sum()
+        assert row.followed_n == mine["followed_n"].sum()
+        assert row.retention == pytest.approx(row.followed_n / row.baseline_n)
+        cohorts = [truth[s]["survey_change_from_baseline"][str(row.wave)]["whole_baseline_cohort"]
+                   for s in mine["site_id"]]  # fmt: skip
+        true = sum(c["respondents"] * c["swemwbs"] for c in cohorts) / sum(
+            c["respondents"] for c in cohorts
+        )
+        assert row.at_risk
+        assert row.completers_change < true
+        assert row.ipw_low <= true <= row.ipw_high, (row.wave, true)
+        assert abs(row.ipw_change - true) < abs(row.completers_change - true)
+        errors.append((row.ipw_change - true, row.completers_change - true))
+    weighted, completers = np.abs(np.array(errors)).mean(axis=0)
+    assert weighted < 0.5 * completers
+    # wave 2 was run by two sites only, wave 1 by all six
+    by_wave = pooled[pooled["measure"] == "swemwbs"].set_index("wave")["baseline_n"]
+    assert by_wave[2] < by_wave[1]
 
 
 def test_shipped_sample_has_no_attrition_alarm(programme) -> None:

@@ -14,7 +14,9 @@ probability, standing in for the similar people who left. This estimates the cha
 the whole baseline group if leaving depended only on what was measured at baseline
 (missing at random); it cannot correct for reasons nobody measured. Its interval treats
 the weights as known (a robust "sandwich" standard error), which is slightly conservative
-(Lunceford & Davidian 2004). References: Seaman SR, White IR (2013) Review of inverse
+(Lunceford & Davidian 2004). For all sites together the same lines count only the sites
+that ran the follow-up wave, each site's people weighted by their own site's model.
+References: Seaman SR, White IR (2013) Review of inverse
 probability weighting for dealing with missing data. Statistical Methods in Medical
 Research 22(3):278-295.
 """
@@ -162,6 +164,34 @@ def attrition(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def pooled_attrition(
+    scored: pd.DataFrame,
+    covariates: pd.DataFrame | None = None,
+    *,
+    pooled: str = "all",
+    contract: Contract | None = None,
+    baseline: int = 0,
+) -> pd.DataFrame:
+    """The same lines for all sites together (site ``pooled``), per follow-up wave: only
+    the sites that ran that wave count (nobody at a site without it could have answered
+    it), people are told apart by site and respondent, and each site's people are
+    weighted by that site's own model of staying (as in its own line). Like the pooled
+    survey change, only when more than one site ran the wave."""
+    tables = []
+    for wave in sorted(int(w) for w in scored["wave"].dropna().unique() if w != baseline):
+        ran = scored.loc[scored["wave"] == wave, "site_id"].unique()
+        if len(ran) < 2:
+            continue
+        mine = scored[scored["site_id"].isin(ran) & scored["wave"].isin([baseline, wave])]
+        together = mine.assign(
+            home_site=mine["site_id"].astype(str),
+            respondent_id=mine["site_id"].astype(str) + "\x1f" + mine["respondent_id"].astype(str),
+            site_id=pooled,
+        )
+        tables.append(attrition(together, covariates, contract=contract, baseline=baseline))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
+
+
 def _one(
     site: str, measure: str, wave: int, first: pd.DataFrame, later: pd.DataFrame,
     predictors: tuple[str, ...],
@@ -183,7 +213,13 @@ def _one(
     change = after.reindex(base.loc[stayed, "respondent_id"]).to_numpy(float) - values[stayed]
     at_risk = bool(diff_leavers[1] > 0 or diff_leavers[2] < 0)
     if followed_n and baseline_n > followed_n:
-        weights = retention_weights(base, stayed, measure, predictors)[stayed]
+        weights = np.empty(len(base))
+        for rows in base.groupby("home_site").indices.values() if "home_site" in base else [
+            np.arange(len(base))
+        ]:  # fmt: skip
+            site_base = base.iloc[rows].reset_index(drop=True)
+            weights[rows] = retention_weights(site_base, stayed[rows], measure, predictors)
+        weights = weights[stayed]
         ipw = weighted_change(change, weights)
     elif followed_n:
         ipw = (float(change.mean()), math.nan, math.nan)

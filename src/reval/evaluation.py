@@ -15,7 +15,7 @@ from typing import Final
 
 import pandas as pd
 
-from reval.attrition import attrition, attrition_rows
+from reval.attrition import attrition, attrition_rows, pooled_attrition
 from reval.contract import (
     EMPOWERS_ITEMS,
     OUTCOME_POST,
@@ -136,11 +136,12 @@ def combine(
     matched_frames = [s.matched for s in sites if len(s.matched)]
     if len(healthy) > 1 and len(responses):
         mine = responses[responses["site_id"].isin(healthy)]
-        pooled = survey_change(scored_responses(mine, tables["paradigm_statements"], contract),
-                               contract=contract)  # fmt: skip
+        scored = scored_responses(mine, tables["paradigm_statements"], contract)
+        pooled = survey_change(scored, contract=contract)
         pooled = pooled[pooled["site_id"] == POOLED]
         survey_frames.append(pooled)
         rows += _change_rows(pooled)
+        rows += attrition_rows(pooled_attrition(scored, mine, pooled=POOLED, contract=contract))
     pooled_balance = pd.DataFrame()
     if len(healthy) > 1 and len(records):
         effects, balance = matched_effects(records[records["site_id"].isin(healthy)],
