@@ -35,7 +35,7 @@ show_table(content.with_site_names(content.intended_table(data.intended), data),
            empty="No intended outcomes were recorded.")  # fmt: skip
 show_list(content.verdict_rules(data.intended))
 show_table(
-    content.with_site_names(content.gas_table(results), data),
+    content.with_site_names(content.gas_table(results, data.intended), data),
     "Goal Attainment Scaling T-score per site: 50 = every scored outcome exactly at its target; "
     "an outcome whose interval does not support one level is left out (see 'Rests on').",
 )
@@ -141,7 +141,8 @@ show_table(content.with_site_names(content.phase_starts(data.events), data), "Wh
 # ## Unintended outcomes
 
 # %%
-show_list(content.unintended_lines(data.unintended, None, stories_per_site=2), empty="None found.")
+show_list(content.unintended_lines(data.unintended, None, stories_per_site=2, results=results),
+          empty="None found.")
 
 # %% [markdown]
 # ## Stories (shared with consent)

@@ -38,7 +38,7 @@ show_list(
 show_table(content.intended_table(data.intended), "What the site set out to change, and what happened: the change is counted in the intended direction (more is better), from baseline to the survey wave named, or against matched groups.",
            empty="No intended outcomes were recorded for this site.", hide=("Site",))  # fmt: skip
 show_list(content.verdict_rules(data.intended[data.intended["site_id"] == site]))
-show_table(content.gas_table(results), "Goal Attainment Scaling T-score: 50 = every scored outcome exactly "
+show_table(content.gas_table(results, data.intended), "Goal Attainment Scaling T-score: 50 = every scored outcome exactly "
            "at its target; an outcome whose interval does not support one level is left out.",
            hide=("Site",))  # fmt: skip
 
@@ -161,7 +161,7 @@ else:
 # ## Unintended outcomes
 
 # %%
-show_list(content.unintended_lines(data.unintended, site), empty="None found.")
+show_list(content.unintended_lines(data.unintended, site, results=results), empty="None found.")
 
 # %% [markdown]
 # ## Stories (shared with consent)

@@ -27,3 +27,4 @@ def test_the_notes_say_what_each_method_assumes_or_limits() -> None:
         "reval's own extension of Revaluation, not a validated scale" in methods["paradigm_shift"]
     )
     assert all(not text.startswith("Method") for text in methods.values())
+    assert all(text[0].isupper() for text in methods.values())  # after "**Survey change.**"

@@ -37,6 +37,11 @@ def _render(settings: Settings, sample_dir: Path | None) -> dict:
     with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
         results, intended = warehouse.stored_results(run_id)
         sites = warehouse.con.execute("SELECT site_id, site_name FROM current_sites").df()
+        written_by_sites = warehouse.current("intended_outcomes")
+    # reports name an intended outcome by the statement its site wrote, not its code
+    statements = written_by_sites[["site_id", "outcome_id", "statement"]]
+    intended = intended.merge(statements, on=["site_id", "outcome_id"], how="left")
+    intended["shown"] = intended["statement"].fillna(intended["outcome_id"])
     return {"written": written, "results": results, "intended": intended, "sites": sites}
 
 
@@ -58,10 +63,14 @@ def _num(text: str) -> float:
     return float(text.replace("−", "-"))
 
 
-def _row(story: dict, site: str, measure: str, wave: int, kinds=content.CHANGE_KINDS) -> pd.Series:
+def _row(
+    story: dict, site: str, measure: str, wave: int | None, kinds=content.CHANGE_KINDS
+) -> pd.Series:
+    """The one stored row of a site, measure and wave (None: a matched estimate's, no wave)."""
     results = story["results"]
+    waves = results["wave"].isna() if wave is None else results["wave"] == wave
     rows = results[(results["site_id"] == site) & (results["measure"] == measure)
-                   & (results["wave"] == wave) & results["kind"].isin(kinds)]  # fmt: skip
+                   & waves & results["kind"].isin(kinds)]  # fmt: skip
     assert len(rows) == 1, (site, measure, wave, kinds)
     return rows.iloc[0]
 
@@ -135,6 +144,10 @@ def _table_checks(story: dict, soup: BeautifulSoup, site: str | None) -> int:
             if "Followed up" in row:
                 stored = _row(story, where, MEASURES_BY_NAME[row["Measure"]], int(row["Wave"]))
                 assert row["Followed up"] == content.count_text(stored["n"])
+                kept = _row(story, where, MEASURES_BY_NAME[row["Measure"]], int(row["Wave"]),
+                            kinds=("retention",))  # fmt: skip
+                assert row["At baseline"] == content.count_text(kept["n"])
+                assert row["Retained"] == f"{100 * kept['estimate']:.0f}%"
                 found += 1
             if (
                 "Change, people seen twice" in row
@@ -152,8 +165,8 @@ def _table_checks(story: dict, soup: BeautifulSoup, site: str | None) -> int:
 
 def _intended_row(story: dict, site: str, row: dict) -> int:
     intended = story["intended"]
-    stored = intended[(intended["site_id"] == site) & (intended["outcome_id"] == row["Outcome"])]
-    assert len(stored) == 1
+    stored = intended[(intended["site_id"] == site) & (intended["shown"] == row["Outcome"])]
+    assert len(stored) == 1, (site, row)
     stored = stored.iloc[0]
     assert row["Verdict"] == stored["classification"]
     data = row["Data"]
@@ -177,18 +190,48 @@ def _intended_row(story: dict, site: str, row: dict) -> int:
     return 1
 
 
+def _unintended_checks(story: dict, soup: BeautifulSoup, site: str | None) -> int:
+    """'<site name>: <measure> changed clearly although no intended outcome named it - a
+    change for the better: est (low to high), survey wave W' (or 'matched groups')."""
+    results = story["results"]
+    by_name = {content.measure_name(m): m for m in results["measure"].dropna().unique()}
+    names = "|".join(re.escape(n) for n in sorted(by_name, key=len, reverse=True))
+    sites = "|".join(re.escape(n) for n in story["sites"]["site_name"])
+    pattern = re.compile(
+        rf"(?:({sites}): )?({names}) changed clearly although no intended outcome named it - a "
+        rf"change for the (?:better|worse): ({NUMBER}) \(({NUMBER}) to ({NUMBER})\), "
+        rf"(?:survey wave (\d+)|(matched groups))"
+    )
+    found = 0
+    for item in soup.find_all("li"):
+        match = pattern.fullmatch(" ".join(item.get_text(" ").split()))
+        if not match:
+            continue
+        shown, name, est, low, high, wave, matched = match.groups()
+        where = _site_id(story, shown) if shown else site
+        if matched:
+            stored = _row(story, where, by_name[name], None, kinds=("did",))
+        else:
+            stored = _row(story, where, by_name[name], int(wave),
+                          kinds=("survey_change", "paradigm_index", "empowers"))  # fmt: skip
+        _matches(stored, est, low, high)
+        found += 1
+    return found
+
+
 def _alt_checks(story: dict, soup: BeautifulSoup, site: str | None) -> int:
     """Forest-plot alt text: '<site - ><measure> (wave W) est (low to high)'."""
     names = "|".join(re.escape(n) for n in MEASURES_BY_NAME)
+    # sites are named as readers know them (names have spaces), "All sites" for the pooled
+    shown_sites = sorted([*story["sites"]["site_name"], "All sites"], key=len, reverse=True)
+    sites = "|".join(re.escape(n) for n in shown_sites)
     found = 0
     for img in soup.find_all("img"):
         alt = img.get("alt", "")
-        pattern = (
-            rf"(?:(\S+) - )?({names})(?: \(wave (\d+)\))? ({NUMBER}) \(({NUMBER}) to ({NUMBER})\)"
-        )
-        for where, name, wave, est, low, high in re.findall(pattern, alt):
+        pattern = rf"(?:({sites}) - )?({names})(?: \(wave (\d+)\))? ({NUMBER}) \(({NUMBER}) to ({NUMBER})\)"
+        for shown, name, wave, est, low, high in re.findall(pattern, alt):
             measure = MEASURES_BY_NAME[name]
-            where = where or site
+            where = _site_id(story, shown) if shown else site
             if not wave:  # one wave in the figure: the only one stored for that site
                 results = story["results"]
                 waves = results[(results["site_id"] == where) & (results["measure"] == measure)
@@ -200,10 +243,6 @@ def _alt_checks(story: dict, soup: BeautifulSoup, site: str | None) -> int:
     return found
 
 
-@pytest.mark.xfail(
-    reason="Broken by the names-not-codes change landed in parallel (issue 12): site names now stand in report tables and the story/row checks still expect codes; issue 14 stays open until mended",
-    strict=False,
-)
 def test_every_number_for_a_site_and_measure_is_the_stored_row_of_its_wave(story) -> None:
     programme = _soup(story, "programme.html")
     site = _soup(story, f"site-{SITE}.html")
@@ -213,12 +252,37 @@ def test_every_number_for_a_site_and_measure_is_the_stored_row_of_its_wave(story
         "programme first screen": _first_screen_checks(story, text, "all"),
         "programme tables": _table_checks(story, programme, None),
         "programme alt text": _alt_checks(story, programme, None),
+        "programme unintended": _unintended_checks(story, programme, None),
         "site sentences": _sentence_checks(story, site.get_text(" "), SITE),
         "site first screen": _first_screen_checks(story, site.get_text(" "), SITE),
         "site tables": _table_checks(story, site, SITE),
         "site alt text": _alt_checks(story, site, SITE),
+        "site unintended": _unintended_checks(story, site, SITE),
     }
     assert all(n > 0 for n in checked.values()), checked
+
+
+def test_retention_is_shown_per_site_and_for_all_sites(story) -> None:
+    """'Who stayed in the survey': every site and all sites together in the programme
+    report (their numbers are checked against the stored rows above), the site's own
+    follow-up waves in its report."""
+    for name, expected in (
+        ("programme.html", {*story["sites"]["site_name"], "All sites"}),
+        (f"site-{SITE}.html", None),
+    ):
+        soup = _soup(story, name)
+        table = next(t for t in soup.find_all("table")
+                     if "Retained" in [th.get_text(strip=True) for th in t.find_all("th")])  # fmt: skip
+        header = [th.get_text(strip=True) for th in table.find_all("th")]
+        rows = [dict(zip(header, [td.get_text(strip=True) for td in tr.find_all("td")], strict=True))
+                for tr in table.find_all("tr") if tr.find_all("td")]  # fmt: skip
+        assert all(r["Retained"].endswith("%") for r in rows)
+        if expected is None:  # the site's report: one row per measure and follow-up wave
+            results = story["results"]
+            mine = results[(results["site_id"] == SITE) & (results["kind"] == "retention")]
+            assert len(rows) == len(mine) > 0
+        else:
+            assert {r["Site"] for r in rows} == expected
 
 
 def test_participant_summary_says_the_same_row_in_plain_words(story) -> None:
@@ -273,28 +337,34 @@ def test_no_section_is_empty(story, name: str) -> None:
         assert following, f"{name}: section '{heading.get_text(strip=True)}' is empty"
 
 
-@pytest.mark.xfail(
-    reason="Broken by the names-not-codes change landed in parallel (issue 12): site names now stand in report tables and the story/row checks still expect codes; issue 14 stays open until mended",
-    strict=False,
-)
 @pytest.mark.parametrize("name", ["programme.pdf", f"site-{SITE}.pdf"])
 def test_pdf_table_rows_never_share_a_line(story, name: str) -> None:
     """pdftotext -layout puts each table row on its own line(s): a line holding the first
-    cells of two rows means rows were printed over each other or a cell ran into the next."""
+    cells of two rows means rows were printed over each other or a cell ran into the next.
+    And no word is printed over another (pdftotext -bbox: no two word boxes overlap), which
+    catches rows squeezed onto each other that -layout would spread over odd lines."""
+    assert _overprinted_words(story["written"][name]) == [], name
     text = subprocess.run(["pdftotext", "-layout", str(story["written"][name]), "-"],
                           capture_output=True, text=True, check=True).stdout  # fmt: skip
     html = _soup(story, name.replace(".pdf", ".html"))
-    first_cells = set()
+    # the first cells of each table's rows, table by table: a site's name is the first cell
+    # of one table's rows and the second of another's (the files table: file, then site)
+    tables = []
     for table in html.find_all("table"):
+        firsts = set()
         for tr in table.find_all("tr"):
             cells = [td.get_text(strip=True) for td in tr.find_all("td")]
             if len(cells) > 2 and len(cells[0]) > 3:
-                first_cells.add(cells[0])
-    assert first_cells
+                firsts.add(cells[0])
+        if firsts:
+            tables.append(firsts)
+    assert tables
+    first_cells = set().union(*tables)
     for line in text.splitlines():
         fields = [f for f in re.split(r"\s{2,}", line.strip()) if f]
-        starts = [f for f in fields if f in first_cells]
-        assert len(starts) <= 1, f"{name}: two table rows on one line: {line!r}"
+        for firsts in tables:
+            starts = [f for f in fields if f in firsts]
+            assert len(starts) <= 1, f"{name}: two table rows on one line: {line!r}"
         # a cell that ran into its neighbour shows as a first cell glued to more text
         assert not any(
             f != c and f.startswith(c) and not f[len(c)].isspace() and f[len(c)] not in ".,;:)"
@@ -302,3 +372,24 @@ def test_pdf_table_rows_never_share_a_line(story, name: str) -> None:
             for c in first_cells
             if len(c) > 8
         ), f"{name}: a cell ran into the next column: {line!r}"
+
+
+def _overprinted_words(pdf: Path) -> list[tuple[int, str, str]]:
+    """(page, word, word) for every two words whose boxes overlap by more than a fifth of
+    the smaller one: text printed over text. Figures are images, so only text counts."""
+    xml = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    found = []
+    for number, page in enumerate(BeautifulSoup(xml, "html.parser").find_all("page"), start=1):
+        boxes = sorted((float(w["ymin"]), float(w["ymax"]), float(w["xmin"]), float(w["xmax"]),
+                        w.get_text()) for w in page.find_all("word"))  # fmt: skip
+        for i, (top, bottom, left, right, word) in enumerate(boxes):
+            for top2, bottom2, left2, right2, other in boxes[i + 1 :]:
+                if top2 >= bottom:  # sorted by top: nothing further down can overlap
+                    break
+                width = min(right, right2) - max(left, left2)
+                height = min(bottom, bottom2) - max(top, top2)
+                smaller = min((right - left) * (bottom - top), (right2 - left2) * (bottom2 - top2))
+                if width > 0 and height > 0 and width * height > 0.2 * smaller:
+                    found.append((number, word, other))
+    return found

@@ -37,5 +37,6 @@ def method_explanations() -> dict[str, str]:
             block = source[source.index(MARKER) :].split("\n\n")[0]
             lines = [line.strip().lstrip("#").strip() for line in block.splitlines()]
         body = " ".join(line.strip() for line in lines if line.strip())
-        out[name] = re.sub(r"^Method, in plain words(\s*\([^)]*\))?:\s*", "", body)
+        body = re.sub(r"^Method, in plain words(\s*\([^)]*\))?:\s*", "", body)
+        out[name] = body[:1].upper() + body[1:]  # a paragraph starts with a capital
     return out

@@ -9,6 +9,7 @@ Counts of people, rows or items are always shown through :func:`count_text`: a c
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -330,7 +331,8 @@ def wave_text(wave: object, source: object = None) -> str:
 def gas_level_text(level: object, basis: object) -> str:
     if level is None or pd.isna(level):  # type: ignore[arg-type]
         return "inconclusive" if basis == "inconclusive" else "-"
-    return f"{int(level):+d}" + (" (derived)" if basis == "derived" else "")  # type: ignore[call-overload]
+    shown = f"{int(level):+d}" if level else "0"  # type: ignore[call-overload]  # "+0" reads oddly
+    return shown + (" (derived)" if basis == "derived" else "")
 
 
 def intended_table(intended: pd.DataFrame) -> pd.DataFrame:
@@ -372,8 +374,9 @@ def verdict_rules(intended: pd.DataFrame) -> list[str]:
             "'-' means the verdict is not a clear one."
         )
     if "margin" in intended and len(intended):
+        one_site = intended["site_id"].nunique() == 1
         margins = "; ".join(
-            f"{_outcome_words(r)} ±{r.margin:g}" for r in intended.itertuples()
+            f"{_outcome_words(r, one_site)} ±{r.margin:g}" for r in intended.itertuples()
             if pd.notna(r.margin)
         )  # fmt: skip
         lines.append(f"No-change margins (half the target): {margins}.")
@@ -385,19 +388,33 @@ def verdict_rules(intended: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _outcome_words(row: Any) -> str:
-    """An intended outcome as readers know it: its site's name and its statement."""
+def _outcome_words(row: Any, one_site: bool = False) -> str:
+    """An intended outcome as readers know it: its site's name (left out in the site's own
+    report) and its statement."""
     statement = getattr(row, "statement", None)
     words = statement if isinstance(statement, str) and statement else row.outcome_id
-    return f"{site_label(row.site_id)}, \u201c{words}\u201d"
+    quoted = f"\u201c{words}\u201d"
+    return quoted if one_site else f"{site_label(row.site_id)}, {quoted}"
 
 
-def gas_table(results: pd.DataFrame) -> pd.DataFrame:
-    """GAS T per site, with what it rests on (levels derived or left out)."""
+def gas_table(results: pd.DataFrame, intended: pd.DataFrame | None = None) -> pd.DataFrame:
+    """GAS T per site, with what it rests on (levels derived or left out); an outcome the
+    note leaves out is named by the statement its site wrote (``intended``), not its code."""
     gas = results[results["kind"] == "gas_t"].sort_values("site_id")
+    notes = [_outcome_codes_in_words(str(m) if isinstance(m, str) else "", site, intended)
+             for m, site in zip(gas["message"], gas["site_id"], strict=True)]  # fmt: skip
     return pd.DataFrame({"Site": gas["site_id"].map(site_label), "GAS T-score": gas["estimate"].map(
         lambda v: "-" if pd.isna(v) else f"{v:.1f}"),
-        "Rests on": gas["message"].fillna("")}).reset_index(drop=True)  # fmt: skip
+        "Rests on": notes}).reset_index(drop=True)  # fmt: skip
+
+
+def _outcome_codes_in_words(note: str, site: str, intended: pd.DataFrame | None) -> str:
+    if intended is None or "statement" not in intended or not note:
+        return note
+    mine = intended[(intended["site_id"] == site) & intended["statement"].notna()]
+    for code, words in zip(mine["outcome_id"], mine["statement"], strict=True):
+        note = re.sub(rf"(?<![\w-]){re.escape(str(code))}(?![\w-])", f"\u201c{words}\u201d", note)
+    return note
 
 
 def value_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -629,7 +646,7 @@ def summary_sentences(inputs: ReportInputs, site_id: str) -> list[str]:
     if len(did):
         sentences.append(
             "Against matched comparison groups, "
-            + (", ".join(f"{measure_name(m).lower()} {'rose' if e > 0 else 'fell'} more for participants"
+            + (", ".join(f"{in_sentence(measure_name(m))} {'rose' if e > 0 else 'fell'} more for participants"
                          for m, e in zip(clear["measure"], clear["estimate"], strict=True))
                if len(clear) else "no outcome's difference in change was clear against comparable non-participants")
             + "."
@@ -814,9 +831,36 @@ def balance_summary(balance: pd.DataFrame, site_id: str) -> pd.DataFrame:
     mine = balance[(balance["site_id"] == site_id) & (balance["covariate"] != "distance")]
     if mine.empty:
         return pd.DataFrame(columns=["covariate", "smd_before", "smd_after"])
-    named = mine.assign(covariate=mine["covariate"].str.replace(r"^pre_", "baseline ", regex=True),
+    named = mine.assign(covariate=mine["covariate"].map(characteristic_name),
                         smd_before=mine["smd_before"].abs(), smd_after=mine["smd_after"].abs())  # fmt: skip
     return named.groupby("covariate", sort=False)[["smd_before", "smd_after"]].max().reset_index()
+
+
+CHARACTERISTICS: Final[dict[str, str]] = {
+    "age": "age", "sex": "sex", "imd_decile": "deprivation (IMD decile)",
+    "ltc_count": "long-term conditions",
+}  # fmt: skip
+"""The comparison extract's characteristics (schemas/comparison_records.yaml) in words."""
+
+
+def in_sentence(name: str) -> str:
+    """A name inside a sentence: 'Wellbeing (GP record)' becomes 'wellbeing (GP record)',
+    while 'GP contacts' and 'A&E visits' keep their capitals."""
+    return name[:1].lower() + name[1:] if name[1:2].islower() else name
+
+
+def characteristic_name(covariate: str) -> str:
+    """A matching characteristic as readers know it: 'baseline A&E visits', not
+    'pre_ae_visits'; 'sex: female', not 'sexfemale' (a category's indicator column)."""
+    if covariate.startswith("pre_"):
+        name = measure_name(covariate.removeprefix("pre_"))
+        return "baseline " + in_sentence(name)
+    if covariate in CHARACTERISTICS:
+        return CHARACTERISTICS[covariate]
+    for column, words in CHARACTERISTICS.items():
+        if covariate.startswith(column) and len(covariate) > len(column):
+            return f"{words}: {covariate.removeprefix(column).lstrip('_').replace('_', ' ')}"
+    return covariate.replace("_", " ")
 
 
 def balance_table(balance: pd.DataFrame) -> pd.DataFrame:
@@ -878,10 +922,14 @@ VALENCE_WORDS: Final[dict[str, str]] = {
 
 
 def unintended_lines(
-    unintended: pd.DataFrame, site_id: str | None, stories_per_site: int = 4
+    unintended: pd.DataFrame,
+    site_id: str | None,
+    stories_per_site: int = 4,
+    results: pd.DataFrame | None = None,
 ) -> list[str]:
     """Outcomes nobody named in advance, as sentences (stories only where consented,
-    which the evaluation already enforced)."""
+    which the evaluation already enforced). With the run's ``results``, a clear change
+    says which data it rests on, as every other mention of a measure does."""
     rows = unintended if site_id is None else unintended[unintended["site_id"] == site_id]
     stories = rows[
         (rows["source"] == "story") & ~rows["what"].astype(str).str.contains("no consent")
@@ -897,9 +945,10 @@ def unintended_lines(
                 str(r.what), 1 if better_is_higher(str(r.what)) else -1
             )
             better = (r.estimate > 0) == (rise_is_good > 0)
+            source = _source_of(results, str(r.site_id), str(r.what), r.estimate)
             lines.append(f"{where}{measure_name(str(r.what))} changed clearly although no intended "
                          f"outcome named it - a change for the {'better' if better else 'worse'}: "
-                         f"{interval_text(r.estimate, r.ci_low, r.ci_high)}")  # fmt: skip
+                         f"{interval_text(r.estimate, r.ci_low, r.ci_high)}{source}")  # fmt: skip
         elif r.source == "harvested":
             lines.append(
                 f"{where}{r.what} ({VALENCE_WORDS.get(r.valence, r.valence)}, found by outcome harvesting)"
@@ -908,6 +957,19 @@ def unintended_lines(
             lines.append(f"{where}\u201c{r.what}\u201d ({VALENCE_WORDS.get(r.valence, r.valence)}: "
                          "a story nobody expected)")  # fmt: skip
     return lines
+
+
+def _source_of(results: pd.DataFrame | None, site: str, measure: str, estimate: float) -> str:
+    """The stored row an unintended change is, said as ", survey wave N" or ", matched groups"."""
+    if results is None:
+        return ""
+    rows = results[(results["site_id"] == site) & (results["measure"] == measure)
+                   & results["kind"].isin(["survey_change", "paradigm_index", "empowers", "did"])
+                   & (results["estimate"] - estimate).abs().lt(1e-9)]  # fmt: skip
+    if rows.empty:
+        return ""
+    row = rows.iloc[0]
+    return ", " + wave_text(None if row["kind"] == "did" else row["wave"])
 
 
 # --- the sample programme's wording, as the registry gives it ------------------------------

@@ -3,6 +3,7 @@ reader needs. Pure: data in, a :class:`Chart` out; nothing is written to disk he
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import matplotlib.dates as mdates
@@ -69,7 +70,9 @@ def forest_plot(effects: pd.DataFrame, *, xlabel: str, title: str = "") -> Chart
                   fmt="o", color=OKABE_ITO["blue"], ecolor=OKABE_ITO["sky_blue"], capsize=3)  # fmt: skip
     axes.axvline(0, color=OKABE_ITO["black"], linewidth=1)
     axes.set_yticks(list(rows), [inert(x, "figure") for x in table["label"]], **FIGURE_TEXT)
-    axes.set_xlabel(xlabel)
+    # long labels leave a narrow plot: the axis title wraps and ends at the plot's right edge
+    # (over the labels' side) instead of running off the page
+    axes.set_xlabel(textwrap.fill(xlabel, 36), loc="right")
     if title:
         axes.set_title(title)
     clear = table[(table["ci_low"] > 0) | (table["ci_high"] < 0)]

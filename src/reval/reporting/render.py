@@ -198,14 +198,19 @@ def _page_title(notebook: object, stem: str, params: Mapping[str, object]) -> st
 
 
 PAGE_CSS = """
-body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem;
+body { font-family: system-ui, sans-serif; max-width: 56rem; margin: 2rem auto; padding: 0 1rem;
        line-height: 1.5; color: #1a1a1a; }
 img { max-width: 100%; height: auto; }
-table { border-collapse: collapse; margin: 1rem 0; }
-th, td { border: 1px solid #999; padding: .3rem .6rem; text-align: left; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: .875rem; }
+th, td { border: 1px solid #999; padding: .25rem .45rem; text-align: left; vertical-align: top; }
 th { background: #eef3f8; }
 .prompt, .input_prompt, .output_prompt { display: none; }
+a.anchor-link { visibility: hidden; text-decoration: none; margin-left: .3rem; }
+:is(h1, h2, h3, h4):hover a.anchor-link, a.anchor-link:focus { visibility: visible; }
 """
+"""Tables in a smaller type than the text so the widest (intended versus actual, nine
+columns) fits the page instead of running off its right edge; the heading links nbconvert
+adds (a blue "¶" after every heading) show only on hover or keyboard focus."""
 
 
 def _html(notebook: object, title: str) -> str:
