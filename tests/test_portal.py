@@ -203,7 +203,8 @@ def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(
         assert "secure" not in cookie  # plain HTTP here; see the Secure test
         home = client.get("/")
         assert home.status_code == 200
-        assert f"Upload data for {SITE_A}" in home.text
+        assert "Upload data for Airedale Care Homes" in home.text  # the site's name, not its code
+        assert "Signed in as <strong>Airedale Care Homes</strong>" in home.text
         assert tokens["a"] not in home.text
         out = client.post("/logout", data={"csrf_token": csrf_of(client, "/")})
         assert out.status_code == 303

@@ -28,6 +28,7 @@ from reval.portal.access import TokenStore
 from reval.portal.app import running_portal
 
 SITE = "airedale_care_homes"
+SITE_NAME = "Airedale care homes"  # pages name the site as the sites table does
 ARTEFACTS = Path(__file__).parent / "artefacts" / "portal"
 CHROMIUM_ARGS = [
     "--headless",
@@ -134,7 +135,9 @@ def test_a_coordinator_uploads_in_a_real_browser(
 
             page.get_by_label("Access token").fill(token)
             page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_role("heading", level=1)).to_have_text(f"Upload data for {SITE}")
+            expect(page.get_by_role("heading", level=1)).to_have_text(
+                f"Upload data for {SITE_NAME}"
+            )
             page.screenshot(path=ARTEFACTS / "2-upload-page.png", full_page=True)
 
             workbook = SAMPLE_DATA_DIR / "workbooks" / f"{SITE}.xlsx"
@@ -174,7 +177,9 @@ def test_a_coordinator_uploads_in_a_real_browser(
 
             # the optional script: drop a file onto the box, then upload it
             page.get_by_role("link", name="Upload", exact=True).click()
-            expect(page.get_by_role("heading", level=1)).to_have_text(f"Upload data for {SITE}")
+            expect(page.get_by_role("heading", level=1)).to_have_text(
+                f"Upload data for {SITE_NAME}"
+            )
             expect(page.locator("[data-drop]")).to_have_attribute("data-ready", "true")
             page.evaluate(
                 """() => {
@@ -194,7 +199,7 @@ def test_a_coordinator_uploads_in_a_real_browser(
 
             page.get_by_role("link", name="Reports", exact=True).click()
             expect(page.get_by_role("heading", name="Reports")).to_be_visible()
-            expect(page.locator("main")).to_contain_text(f"Site report: {SITE}")
+            expect(page.locator("main")).to_contain_text(f"Site report: {SITE_NAME}")
             expect(page.locator("main")).not_to_contain_text("Programme report")
             page.screenshot(path=ARTEFACTS / "5-reports.png", full_page=True)
         finally:
@@ -257,7 +262,9 @@ def test_a_coordinator_fixes_a_file_in_one_pass_in_a_real_browser(
             page.goto(base + "/login")
             page.get_by_label("Access token").fill(token)
             page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_role("heading", level=1)).to_have_text(f"Upload data for {SITE}")
+            expect(page.get_by_role("heading", level=1)).to_have_text(
+                f"Upload data for {SITE_NAME}"
+            )
 
             broken = broken_workbook(tmp_path / "airedale one pass.xlsx")
             page.get_by_label("Spreadsheet to upload").set_input_files(broken)

@@ -56,10 +56,13 @@ def _lists(book: openpyxl.Workbook) -> set[str]:
     return {str(c.value) for row in book["lists"].iter_rows() for c in row if c.value is not None}
 
 
-def test_pages_carry_the_programmes_title(client: TestClient) -> None:
+def test_pages_carry_the_programmes_title_and_name_the_site(client: TestClient) -> None:
     home = client.get("/")
     assert TITLE in home.text
     assert "Health as a Social Movement" not in home.text
+    assert "<h1>Upload data for Halton Wellbeing Circle</h1>" in home.text
+    assert "Signed in as <strong>Halton Wellbeing Circle</strong>" in home.text
+    assert "Only rows for Halton Wellbeing Circle can be loaded" in home.text
 
 
 def test_the_survey_template_has_the_programmes_instruments_and_categories(

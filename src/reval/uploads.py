@@ -107,6 +107,16 @@ def paradigm_catalogue(settings: Settings) -> pd.DataFrame:
     return pd.read_csv(SAMPLE_DATA_DIR / "paradigm_statements.csv")
 
 
+def site_names(settings: Settings) -> dict[str, str]:
+    """Each site's name by its code, from the sites table ({} before one is loaded)."""
+    if not settings.warehouse_path.exists():
+        return {}
+    with Warehouse(settings.warehouse_path, read_only=True,
+                   lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+        sites = warehouse.current("sites")
+    return dict(zip(sites["site_id"].astype(str), sites["site_name"].astype(str), strict=True))
+
+
 def template_audience(settings: Settings, site_id: str | None = None) -> TemplateFor:
     """Whom a template is for: one site (its id filled in, its name in the instructions)
     or any site of the programme (site_id a dropdown of the programme's sites)."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import math
+import threading
 import time
 import uuid
 import weakref
@@ -54,6 +56,7 @@ from reval.uploads import (
     blank_templates,
     past_result,
     problem_list,
+    site_names,
     upload_history,
     upload_record,
 )
@@ -112,6 +115,7 @@ class PortalState:
         env.filters["size"] = _size
         env.globals["programme_title"] = lambda: _programme_title(settings)
         self.pages = env
+        self.site_names = SiteNames(settings)
 
     def ingest_limiter(self) -> anyio.CapacityLimiter:
         """Uploads checked at once (per event loop: anyio limiters belong to one)."""
@@ -184,9 +188,42 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     state: PortalState = request.app.state.portal
     who = context.pop("who", None)
     html = state.pages.get_template(template).render(
-        who=who, csrf=csrf_token(request), path=request.url.path, **context
-    )
+        who=who, csrf=csrf_token(request), path=request.url.path,
+        site_name=state.site_names, **context,
+    )  # fmt: skip
     return HTMLResponse(html, status_code=status)
+
+
+class SiteNames:
+    """A site as pages name it: its name from the sites table, else its code. The names are
+    kept and read again at most once a minute, or after a few seconds when a page names a
+    site not known yet, so pages do not queue behind uploads for the writer lock."""
+
+    def __init__(self, settings: Settings, keep_seconds: float = 60.0,
+                 retry_seconds: float = 5.0) -> None:  # fmt: skip
+        self._settings = settings
+        self._keep, self._retry = keep_seconds, retry_seconds
+        self._names: dict[str, str] = {}
+        self._read_at = -math.inf
+        self._guard = threading.Lock()
+
+    def __call__(self, site_id: object) -> str:
+        site = str(site_id)
+        age = time.monotonic() - self._read_at
+        if age > self._keep or (site not in self._names and age > self._retry):
+            self._read()
+        return self._names.get(site, site)
+
+    def _read(self) -> None:
+        if not self._guard.acquire(blocking=False):
+            return  # another page is reading them: this one says the code meanwhile
+        try:
+            self._read_at = time.monotonic()
+            self._names = site_names(self._settings)
+        except RevalError:  # a busy or damaged warehouse: the code still says which site
+            pass
+        finally:
+            self._guard.release()
 
 
 def refuse(request: Request, status: int, message: str, *, event: str,
