@@ -46,7 +46,7 @@ format: install
 portal: install
 	$(BIN)/reval portal
 
-# make bench ONLY=matching runs one section (startup, ingest, matching, nightly, reports, portal, stress)
+# make bench ONLY=matching runs one section (startup, ingest, matching, national, nightly, reports, portal, stress)
 bench: install
 	$(BIN)/python benchmarks/run.py --write BENCHMARKS.md --work .bench $(if $(ONLY),--only $(ONLY))
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("startup", "ingest", "matching", "nightly", "reports", "portal", "stress")
+SECTIONS = ("startup", "ingest", "matching", "national", "nightly", "reports", "portal", "stress")
 
 
 @dataclass(frozen=True)
@@ -392,8 +392,8 @@ def peers_table(work: Path) -> tuple[list[str], str]:
 
 
 def goals_table(work: Path, causalml: str) -> list[str]:
-    """Issue 13's goals: whole process against MatchIt at 30k x 300k, `reval match`
-    start-up, and 1M treated x 10M controls end to end."""
+    """Issue 13's goals: whole process against MatchIt at 30k x 300k and `reval match`
+    start-up (1M treated x 10M controls is its own section, run_national)."""
     lines = ["| goal | data | reval | peer, same run | result |", "|---|---|---:|---|---:|"]
     tiny = work / "matching_tiny.csv"
     tiny.write_text("".join(matching_file(work, 2_000, 20_000).read_text().splitlines(True)[:301]))
@@ -428,16 +428,32 @@ def goals_table(work: Path, causalml: str) -> list[str]:
         f"| in process >= 50x causalml | 10,000 treated x 100,000 controls | see above | "
         f"causalml `NearestNeighborMatch`, see above | **{causalml}** |"
     )
+    return lines
+
+
+def run_national(work: Path) -> str:
+    """Issue 13's national-scale goal on its own (`make bench ONLY=national`): 1M treated x
+    10M controls through `reval match`, end to end in a fresh process, two runs."""
+    lines = [
+        f"Measured {dt.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores; "
+        f"load average {os.getloadavg()[0]:.1f} at the start; median of 2 runs of the whole "
+        "command (reading the CSV, score, match, effect, JSON out), peak RSS of the process. "
+        "No peer: MatchIt's own claim is 10M rows in under a minute.",
+        "",
+        "| goal | data | reval | result |",
+        "|---|---|---:|---:|",
+    ]
     csv = matching_file(work, 1_000_000, 10_000_000)
     print("matching 1M x 10M end to end", file=sys.stderr, flush=True)
     runs = interleaved({"reval": reval_cli(csv)}, repeats=2)["reval"]
     seconds, peak = _median(runs, "wall"), max(r.peak_mb for r in runs)
+    met = "met" if seconds and seconds < 60 and peak < 8192 else "not met"
     lines.append(
         f"| 1M treated x 10M controls end to end under 60 s and 8 GB | 1,000,000 treated x "
         f"10,000,000 controls, {csv.stat().st_size / 2**20:,.0f} MB CSV | {_seconds(runs, 'wall')} s "
-        f"({_seconds(runs, 'cpu')} s CPU), {peak:,.0f} MB | - | {'met' if seconds and seconds < 60 and peak < 8192 else 'not met'} |"
+        f"({_seconds(runs, 'cpu')} s CPU), {peak:,.0f} MB | {met} |"
     )
-    return lines
+    return "\n".join(lines)
 
 
 def scaling_rows(work: Path) -> list[str]:
@@ -746,7 +762,7 @@ def main() -> None:
     parser.add_argument("--only", choices=SECTIONS, action="append", help="Run only these sections")
     args = parser.parse_args()
     runners = {"startup": run_startup, "ingest": run_ingest, "matching": run_matching,
-               "nightly": run_nightly, "reports": run_reports, "portal": run_portal,
+               "national": run_national, "nightly": run_nightly, "reports": run_reports, "portal": run_portal,
                "stress": run_stress}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="reval-bench-") as scratch:
         work = args.work or Path(scratch)
