@@ -118,3 +118,24 @@ def evaluated_sample(
         return evaluate(settings)[0]
 
     return _shared_workspace(tmp_path_factory, "evaluated-sample", build)
+
+
+RENDERED_SITE = "wellbeing_erewash"  # three waves: the richest site
+
+
+@pytest.fixture(scope="session")
+def rendered_sample(
+    tmp_path_factory: pytest.TempPathFactory, evaluated_sample: WorkspaceCopy
+) -> WorkspaceCopy:
+    """The evaluated sample with the programme report and RENDERED_SITE's site and
+    participant reports rendered (HTML and PDF) once per session, in reports/<run id>/;
+    the copy function gives (settings, run id)."""
+    from reval.pipeline import render_reports
+
+    def build(settings: Settings) -> str:
+        settings, run_id = evaluated_sample(settings.home)
+        rendered = render_reports(settings, run_id, site_id=RENDERED_SITE)
+        assert not rendered.failed, rendered.failed
+        return run_id
+
+    return _shared_workspace(tmp_path_factory, "rendered-sample", build)

@@ -18,22 +18,21 @@ from reval.pipeline import evaluate, load_sample_data, render_reports
 from reval.reporting import content
 from reval.synthetic_programme import synthetic_programme, write_sample_data
 from reval.warehouse import Warehouse
+from tests.conftest import RENDERED_SITE as SITE
 
-SITE = "wellbeing_erewash"
 NUMBER = r"[−-]?\d+(?:\.\d+)?"
 SITE_NAMES: dict[str, str] = {}
 
 
-def _render(settings: Settings, sample_dir: Path | None) -> dict:
-    if sample_dir is None:
-        load_sample_data(settings)
-    else:
-        load_sample_data(settings, sample_dir)
+def _render(settings: Settings, sample_dir: Path) -> tuple[Settings, str]:
+    load_sample_data(settings, sample_dir)
     run_id, _ = evaluate(settings)
-    written = {
-        **render_reports(settings, run_id, kinds=("programme",)).written,
-        **render_reports(settings, run_id, kinds=("site", "participant"), site_id=SITE).written,
-    }
+    assert not render_reports(settings, run_id, site_id=SITE).failed
+    return settings, run_id
+
+
+def _story(settings: Settings, run_id: str) -> dict:
+    written = {p.name: p for p in (settings.reports_dir / run_id).iterdir()}
     with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
         results, intended = warehouse.stored_results(run_id)
         sites = warehouse.con.execute("SELECT site_id, site_name FROM current_sites").df()
@@ -46,13 +45,13 @@ def _render(settings: Settings, sample_dir: Path | None) -> dict:
 
 
 @pytest.fixture(scope="module", params=["sample", "second"])
-def story(request, tmp_path_factory) -> dict:
+def story(request, tmp_path_factory, rendered_sample) -> dict:
     home = tmp_path_factory.mktemp(f"story-{request.param}")
-    sample_dir = None
-    if request.param == "second":
-        sample_dir = home / "second_programme"
-        write_sample_data(synthetic_programme(seed=2024, dropout_on_wellbeing=1.0), sample_dir)
-    return _render(Settings(home=home / "workspace"), sample_dir)
+    if request.param == "sample":  # the session's rendered sample: the same three reports
+        return _story(*rendered_sample(home / "workspace"))
+    sample_dir = home / "second_programme"
+    write_sample_data(synthetic_programme(seed=2024, dropout_on_wellbeing=1.0), sample_dir)
+    return _story(*_render(Settings(home=home / "workspace"), sample_dir))
 
 
 def _soup(story: dict, name: str) -> BeautifulSoup:

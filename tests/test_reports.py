@@ -14,11 +14,10 @@ from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
 from reval.config import Settings
-from reval.pipeline import render_reports
 from reval.synthetic_programme import SITE_DESIGNS
 from reval.warehouse import Warehouse
+from tests.conftest import RENDERED_SITE as SITE  # three waves: the richest site
 
-SITE = "wellbeing_erewash"  # three waves: the richest site
 SITE_SECTIONS = [
     "Summary", "Intended versus actual outcomes", "Effects against matched comparison groups",
     "Wellbeing and loneliness", "Paradigm shift", "How people see the movement (EMPOWERS)",
@@ -34,13 +33,10 @@ COUNT_WORDS = r"people|persons|respondents|participants|rows|items|stories|files
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory, evaluated_sample) -> tuple[Settings, str, dict[str, Path]]:
-    settings, run_id = evaluated_sample(tmp_path_factory.mktemp("reports") / "workspace")
-    programme = render_reports(settings, run_id, kinds=("programme",))
-    site = render_reports(settings, run_id, kinds=("site", "participant"), site_id=SITE)
-    assert not programme.failed
-    assert not site.failed
-    return settings, run_id, {**programme.written, **site.written}
+def rendered(tmp_path_factory, rendered_sample) -> tuple[Settings, str, dict[str, Path]]:
+    """The session's rendered sample (programme, and SITE's site and participant reports)."""
+    settings, run_id = rendered_sample(tmp_path_factory.mktemp("reports") / "workspace")
+    return settings, run_id, {p.name: p for p in (settings.reports_dir / run_id).iterdir()}
 
 
 def _soup(rendered, name: str) -> BeautifulSoup:
