@@ -146,11 +146,13 @@ def test_change_is_estimated_at_every_follow_up_wave_pooled_too(run) -> None:
     assert wemwbs["ci_low"].notna().all()
     # no SWEMWBS, UCLA-3 or EMPOWERS anywhere: this programme does not use them
     assert not results["measure"].str.startswith(("swemwbs", "ucla", "emp_")).any()
-    # who stayed, beside the change of its scale score (the sample's: SWEMWBS and UCLA-3)
+    # who stayed, beside the change of its scale score (the sample's: SWEMWBS and UCLA-3),
+    # per site and for all sites together
     retention = results[results["kind"] == "retention"]
+    sites = ["all", *(site.design.site_id for site in SITES)]
     assert sorted(
         set(zip(retention["measure"], retention["site_id"], retention["wave"], strict=True))
-    ) == sorted(("wemwbs", site.design.site_id, w) for site in SITES for w in (1, 2))
+    ) == sorted(("wemwbs", site, w) for site in sites for w in (1, 2))
     assert results.loc[results["kind"] == "ipw_change", "ci_low"].notna().all()
     # each intended outcome is judged, none refused or lost
     assert len(run["intended"]) == sum(len(site.design.intended) for site in SITES)
