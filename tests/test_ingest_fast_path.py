@@ -129,7 +129,7 @@ def damaged(sheet: SheetTable, plan: dict, rows: int = 30) -> SheetTable:
     ["survey_responses", "intended_outcomes", "value_items", "comparison_records", "events",
      "harvested_outcomes", "sites", "paradigm_statements"],
 )  # fmt: skip
-@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plan=damage)
 def test_damaged_sheets_get_the_same_verdict_as_pandera(sample_sheets, table, plan) -> None:
     assert_same_as_pandera(damaged(sample_sheets[table], plan))
