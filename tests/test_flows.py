@@ -86,48 +86,6 @@ def test_nightly_deployment_runs_at_two_in_the_morning_london_time_one_at_a_time
     assert upload_deployment("/srv/reval").schedules in (None, [])
 
 
-def test_one_sites_failing_model_is_recorded_and_the_others_are_stored(
-    harness, loaded_sample, tmp_path, monkeypatch
-) -> None:
-    import reval.evaluation as evaluation
-
-    settings, _ = loaded_sample(tmp_path / "workspace")
-    real = evaluation.matched_effects
-
-    def failing_for_stockport(records, **kwargs):
-        if set(records["site_id"]) == {"stockport_together"}:
-            raise RuntimeError("matching did not converge")
-        return real(records, **kwargs)
-
-    monkeypatch.setattr(evaluation, "matched_effects", failing_for_stockport)
-    run_id = nightly_evaluation(str(settings.home))
-    with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
-        status, failures = warehouse.con.execute(
-            "SELECT status, failures FROM evaluation_runs WHERE run_id = ?", [run_id]).fetchone()  # fmt: skip
-        results, _ = warehouse.stored_results(run_id)
-    assert status == "partly_failed"
-    assert "stockport_together" in failures
-    assert "matching did not converge" in failures
-    failed = results[results["status"] == "failed"]
-    assert failed["site_id"].tolist() == ["stockport_together"]
-    others = results[results["site_id"] == "gm_cancer"]
-    assert {"did", "survey_change", "paradigm_index", "empowers", "value_account"} <= set(
-        others["kind"]
-    )
-    # every report is still published, and the failing site's report says what failed
-    latest = settings.reports_dir / "latest"
-    failing = (latest / "site-stockport_together.html").read_text(encoding="utf-8")
-    assert (
-        "the models for stockport_together failed (RuntimeError: matching did not converge)"
-        in failing
-    )
-    healthy = (latest / "site-gm_cancer.html").read_text(encoding="utf-8")
-    assert "failed" not in healthy.split("Appendix A")[0]
-    assert "Effects against matched comparison groups" in healthy
-    programme = (latest / "programme.html").read_text(encoding="utf-8")
-    assert "the models for stockport_together failed" in programme
-
-
 def test_dask_fan_out_gives_the_same_results_as_the_default_runner(
     harness, tmp_path, evaluated_sample, loaded_sample
 ) -> None:

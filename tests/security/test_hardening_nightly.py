@@ -8,7 +8,9 @@ story or ``$x^$`` in an event description stopped the render task, so nothing re
 ``reports/latest`` for any site or the programme. Now each unreadable file goes to
 ``inbox/failed/`` with its reason, hostile text that is valid data is loaded and shown
 as written, a report that still fails (one is made to fail here) is named while every
-other report is published, and the run ends failed saying which.
+other report is published, and the run ends failed saying which. The same night one
+site's models fail (matching made to raise): recorded, said in its reports, and every
+other site's results are stored.
 
 One workspace, rendered once for the module: rendering is the expensive part."""
 
@@ -29,7 +31,7 @@ from prefect.states import State
 from pypdf import PdfReader
 
 from flows.nightly import nightly_evaluation
-from reval import pipeline
+from reval import evaluation, pipeline
 from reval.config import SAMPLE_DATA_DIR, Settings
 from reval.contract import TABLES
 from reval.identifiers import mask_name, nhs_number_spans
@@ -40,6 +42,8 @@ from tests.security.test_hardening_readers import entry_larger_than_declared
 SITES = sorted(p.stem for p in (SAMPLE_DATA_DIR / "workbooks").glob("*.xlsx"))
 BROKEN_REPORT = "site-morecambe_bay"
 """The one report made to fail as no hostile value can any more (the renderer raises)."""
+FAILING_SITE = "stockport_together"
+"""The one site whose models fail (its matching raises)."""
 STORY = (
     "Thanks to @nurse_jo: $x^$ made E=mc^2^ easy, and the whole group came back the "
     "next week to tell the practice so"
@@ -195,8 +199,16 @@ def night(harness: None, evaluated_sample, tmp_path_factory: pytest.TempPathFact
             raise RenderError("typesetting the PDF failed: a failure nobody foresaw")
         return real(settings, run_id, kind, site_id, *args, **kwargs)
 
+    real_effects = evaluation.matched_effects
+
+    def fails_for_one_site(records, **kwargs):  # type: ignore[no-untyped-def]
+        if set(records["site_id"]) == {FAILING_SITE}:
+            raise RuntimeError("matching did not converge")
+        return real_effects(records, **kwargs)
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pipeline, "render_one_report", breaks_one)
+        patch.setattr(evaluation, "matched_effects", fails_for_one_site)
         state = nightly_evaluation(str(settings.home), return_state=True)
     with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
         run_id = warehouse.latest_run()
@@ -272,10 +284,38 @@ def test_hostile_text_is_shown_as_written_and_no_nhs_number_is(night: Night) -> 
 
 
 def test_the_files_behind_the_hostile_ones_loaded(night: Night) -> None:
-    """Every site still has its data and its results in the new run."""
+    """Every site still has its data and a row in the new run's results."""
     with Warehouse(night.settings.warehouse_path, read_only=True) as warehouse:
         assert sorted(warehouse.current("sites")["site_id"]) == SITES
         results, _ = warehouse.stored_results(night.run_id)
         events = warehouse.current("events", "wellbeing_erewash")
     assert set(results["site_id"]) >= set(SITES)
     assert EVENT in set(events["description"])
+
+
+def test_one_sites_failing_model_is_recorded_and_the_others_are_stored(night: Night) -> None:
+    with Warehouse(night.settings.warehouse_path, read_only=True) as warehouse:
+        status, failures = warehouse.con.execute(
+            "SELECT status, failures FROM evaluation_runs WHERE run_id = ?", [night.run_id]
+        ).fetchone()
+        results, _ = warehouse.stored_results(night.run_id)
+    assert status == "partly_failed"
+    assert FAILING_SITE in failures
+    assert "matching did not converge" in failures
+    failed = results[results["status"] == "failed"]
+    assert failed["site_id"].tolist() == [FAILING_SITE]
+    others = results[results["site_id"] == "gm_cancer"]
+    assert {"did", "survey_change", "paradigm_index", "empowers", "value_account"} <= set(
+        others["kind"]
+    )
+    # every report is still published, and the failing site's report says what failed
+    latest = night.settings.reports_dir / "latest"
+    failing = (latest / f"site-{FAILING_SITE}.html").read_text(encoding="utf-8")
+    assert (
+        f"the models for {FAILING_SITE} failed (RuntimeError: matching did not converge)" in failing
+    )
+    healthy = (latest / "site-gm_cancer.html").read_text(encoding="utf-8")
+    assert "failed" not in healthy.split("Appendix A")[0]
+    assert "Effects against matched comparison groups" in healthy
+    programme = (latest / "programme.html").read_text(encoding="utf-8")
+    assert f"the models for {FAILING_SITE} failed" in programme
