@@ -36,7 +36,7 @@ if len(rows):
     rows["good"] = [
         (e > 0) == content.better_is_higher(m) for e, m in zip(rows["estimate"], rows["measure"], strict=True)
     ]
-    show_figure(figures.change_chart(rows, xlabel="Change in points since the first survey", large=True), "")
+    show_figure(figures.change_chart(rows, large=True), "")
     show_text(f"*{plain(content.change_picture_caption(rows['measure']))}*")  # the programme's measures
 
 # %% [markdown]

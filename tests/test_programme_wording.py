@@ -142,3 +142,19 @@ def test_named_waves_are_said_by_their_names_with_the_same_numbers() -> None:
         "survey and the one year survey - we are fairly sure this is a real change (likely "
         "somewhere between 2.2 and 4.2)."
     ]
+
+
+def test_the_participants_picture_says_since_which_survey() -> None:
+    from reval.reporting.figures import change_chart
+
+    rows = pd.DataFrame(
+        [{**_change("wemwbs", 2, 3.0), "label": "Wellbeing (14 to 70)", "good": True}]
+    )
+    assert (
+        change_chart(rows).figure.axes[0].get_xlabel() == "Change in points since the first survey"
+    )
+    content.use_wave_names({0: "intake", 2: "one year"})
+    assert (
+        change_chart(rows).figure.axes[0].get_xlabel() == "Change in points since the intake survey"
+    )
+    assert content.survey_words(2) == "between the intake survey and the one year survey"

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from reval.inert import FIGURE_TEXT, inert
-from reval.reporting.content import survey_name, wave_label
+from reval.reporting.content import first_survey, survey_name, wave_label
 
 OKABE_ITO = {
     "orange": "#E69F00",
@@ -224,9 +224,11 @@ def timeline_chart(events: pd.DataFrame, *, title: str = "") -> Chart:
 
 
 def change_chart(
-    changes: pd.DataFrame, *, xlabel: str, title: str = "", large: bool = False
+    changes: pd.DataFrame, *, xlabel: str = "", title: str = "", large: bool = False
 ) -> Chart:
-    """Change per ``label`` with its likely range: big, plain bars for sense-making sessions."""
+    """Change per ``label`` with its likely range: big, plain bars for sense-making sessions
+    (the axis says since which survey, as the programme names its baseline)."""
+    xlabel = xlabel or f"Change in points since {first_survey()}"
     table = changes.dropna(subset=["estimate"]).iloc[::-1]
     size = 15 if large else 10
     figure, axes = plt.subplots(figsize=(8, 1.1 * len(table) + 1.6), layout="constrained")
