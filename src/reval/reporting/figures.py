@@ -238,7 +238,9 @@ def change_chart(
               xerr=[table["estimate"] - table["ci_low"], table["ci_high"] - table["estimate"]],
               capsize=6, error_kw={"linewidth": 2})  # fmt: skip
     axes.axvline(0, color=OKABE_ITO["black"], linewidth=1.2)
-    axes.set_yticks(list(rows), table["label"].tolist(), fontsize=size, **FIGURE_TEXT)
+    # a long label ("Feeling that what you do is worthwhile") wraps, so the bars keep room
+    labels = [textwrap.fill(str(label), 28) for label in table["label"]]
+    axes.set_yticks(list(rows), labels, fontsize=size, **FIGURE_TEXT)
     axes.tick_params(axis="x", labelsize=size - 2)
     axes.set_xlabel(xlabel, fontsize=size - 2)
     if title:
