@@ -81,11 +81,21 @@ def _site_id(story: dict, shown: str) -> str:
     return names.get(shown, shown)
 
 
+def _shown(text: str) -> str:
+    """A printed number, minus signs as "-" and "-0.00" as "0.00" (reports print no minus zero)."""
+    text = text.replace("−", "-")
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def _f(value: float, digits: int = 2) -> str:
+    return _shown(f"{value:.{digits}f}")
+
+
 def _matches(row: pd.Series, estimate: str, low: str, high: str, digits: int = 2) -> None:
-    assert (f"{abs(row['estimate']):.{digits}f}" == estimate.lstrip("−-")
-            or f"{row['estimate']:.{digits}f}" == estimate.replace("−", "-")), (row, estimate)  # fmt: skip
-    assert f"{row['ci_low']:.{digits}f}" == low.replace("−", "-"), (row, low)
-    assert f"{row['ci_high']:.{digits}f}" == high.replace("−", "-"), (row, high)
+    assert (_f(abs(row["estimate"]), digits) == _shown(estimate).lstrip("-")
+            or _f(row["estimate"], digits) == _shown(estimate)), (row, estimate)  # fmt: skip
+    assert _f(row["ci_low"], digits) == _shown(low), (row, low)
+    assert _f(row["ci_high"], digits) == _shown(high), (row, high)
 
 
 MEASURES_BY_NAME = {content.measure_name(m): m for m in content.HEADLINE_MEASURES}
@@ -183,9 +193,9 @@ def _intended_row(story: dict, site: str, row: dict) -> int:
     if shown == "not estimated":
         return 1
     est, low, high = re.match(rf"({NUMBER}) \(({NUMBER}) to ({NUMBER})\)", shown).groups()
-    assert f"{sign * source['estimate']:.2f}" == est.replace("−", "-")
+    assert _f(sign * source["estimate"]) == _shown(est)
     ends = sorted([sign * source["ci_low"], sign * source["ci_high"]])
-    assert (f"{ends[0]:.2f}", f"{ends[1]:.2f}") == (low.replace("−", "-"), high.replace("−", "-"))
+    assert (_f(ends[0]), _f(ends[1])) == (_shown(low), _shown(high))
     return 1
 
 
@@ -292,14 +302,22 @@ def test_participant_summary_says_the_same_row_in_plain_words(story) -> None:
     ordinals = {word: i for i, word in enumerate(content.ORDINALS)}
     lines = re.findall(rf"(Wellbeing|Loneliness|Agreement with the new ways of thinking about health) "
                        rf"\(([^)]*)\) went (?:up|down) by about ({NUMBER}) points between the first survey "
-                       rf"and the (\w+) .*?between ({NUMBER}) and ({NUMBER})\)", text)  # fmt: skip
+                       rf"and the (\w+) .*?between ({NUMBER})( points down)? and ({NUMBER})"
+                       rf"( points (?:down|up))?\)", text)  # fmt: skip
     assert len(lines) == 3
+    assert "between -" not in text  # sizes of a fall are said as "points down", no minus signs
     waves = {}
-    for words, scale, x, nth, low, high in lines:
+    for words, scale, x, nth, first, first_down, second, second_side in lines:
         measure = PLAIN_BY_WORDS[words.lower()]
         assert scale == content.SCALE_RANGES[measure]
         row = _row(story, SITE, measure, ordinals[nth])
         waves[measure] = ordinals[nth]
+        if second_side == " points down":  # a fall: 'between 0.7 and 1.1 points down'
+            low, high = f"-{second}", f"-{first}"
+        elif first_down:  # 'between 0.8 points down and 0.2 points up'
+            low, high = f"-{first}", second
+        else:
+            low, high = first, second
         _matches(row, x, low, high, digits=1)
     alt = next(i["alt"] for i in soup.find_all("img") if i["alt"].startswith("Bar chart of change"))
     for label, measure in (("Wellbeing", "swemwbs"), ("Loneliness", "ucla3")):

@@ -14,6 +14,7 @@ from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
 from reval.config import Settings
+from reval.reporting import content
 from reval.synthetic_programme import SITE_DESIGNS
 from reval.warehouse import Warehouse
 from tests.conftest import RENDERED_SITE as SITE  # three waves: the richest site
@@ -81,13 +82,16 @@ def test_site_report_shows_the_warehouse_numbers(rendered) -> None:
         {"Wellbeing (SWEMWBS, 7-35)": "swemwbs", "Loneliness (UCLA 3-item, 3-9)": "ucla3"}))  # fmt: skip
     for row in survey.itertuples():
         line = shown[(shown["measure"] == row.measure) & (shown["Wave"] == str(row.wave))].iloc[0]
-        assert line["Change"] == f"{row.estimate:.2f}"
-        assert line["95% interval"] == f"{row.ci_low:.2f} to {row.ci_high:.2f}"
+        assert line["Change"] == content.number_text(row.estimate)
+        assert line["95% interval"] == (
+            f"{content.number_text(row.ci_low)} to {content.number_text(row.ci_high)}"
+        )
         assert line["People"] == str(row.n)
     matched = next(t for t in tables if "People matched" in t.columns)
     did = mine[mine["kind"] == "did"]
     assert sorted(matched.loc[matched["Effect"] == "difference in change", "Estimate"]) == sorted(
-        f"{v:.2f}" for v in did["estimate"]
+        content.number_text(v)
+        for v in did["estimate"]  # "-0.00" is printed "0.00"
     )
     verdicts = next(t for t in tables if "Verdict" in t.columns)
     site_intended = intended[intended["site_id"] == SITE].sort_values("outcome_id")

@@ -72,7 +72,13 @@ def count_text(n: object, threshold: int = THRESHOLD) -> str:
 def interval_text(estimate: float, low: float, high: float, digits: int = 2) -> str:
     if any(pd.isna(v) for v in (estimate, low, high)):
         return "not estimated"
-    return f"{estimate:.{digits}f} ({low:.{digits}f} to {high:.{digits}f})"
+    return f"{number_text(estimate, digits)} ({number_text(low, digits)} to {number_text(high, digits)})"
+
+
+def number_text(value: float, digits: int = 2) -> str:
+    """A number as reports print it: no "-0.00" for a tiny negative that rounds to zero."""
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def use_instruments(instruments: Iterable[Instrument]) -> None:
@@ -774,9 +780,19 @@ def plain_change(results: pd.DataFrame, site_id: str) -> list[str]:
             f"{abs(r.estimate):.1f} points {survey_words(int(r.wave))} "
             + ("- we are fairly sure this is a real change" if sure
                else "- but this could be chance, so we cannot say it really changed")
-            + f" (likely somewhere between {r.ci_low:.1f} and {r.ci_high:.1f})."
+            + f" (likely somewhere between {likely_range(r.ci_low, r.ci_high)})."
         )  # fmt: skip
     return lines
+
+
+def likely_range(low: float, high: float) -> str:
+    """An interval in a participant's words, sizes without minus signs ("went down by about
+    0.9 points ... between 0.7 and 1.1 points down", not "between -1.1 and -0.7")."""
+    if low >= 0:
+        return f"{low:.1f} and {high:.1f}"
+    if high <= 0:
+        return f"{abs(high):.1f} and {abs(low):.1f} points down"
+    return f"{abs(low):.1f} points down and {high:.1f} points up"
 
 
 def empowers_words(behaviour: str) -> str:
@@ -816,13 +832,13 @@ def _direction(estimate: float, low: float, high: float) -> str:
 
 
 def _fmt(value: object) -> str:
-    return "-" if value is None or pd.isna(value) else f"{float(value):.2f}"  # type: ignore[arg-type]
+    return "-" if value is None or pd.isna(value) else number_text(float(value))  # type: ignore[arg-type]
 
 
 def _ci(low: object, high: object) -> str:
     if low is None or high is None or pd.isna(low) or pd.isna(high):  # type: ignore[arg-type]
         return "-"
-    return f"{float(low):.2f} to {float(high):.2f}"  # type: ignore[arg-type]
+    return f"{number_text(float(low))} to {number_text(float(high))}"  # type: ignore[arg-type]
 
 
 def balance_summary(balance: pd.DataFrame, site_id: str) -> pd.DataFrame:
