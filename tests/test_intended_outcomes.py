@@ -274,3 +274,35 @@ def test_unintended_outcomes_include_unnamed_changes_and_unexpected_stories(
     assert (
         withheld.sum() == (unexpected["consent_story"] != "yes").sum() > 0
     )  # no story without consent
+
+
+def test_verdicts_and_gas_levels_that_read_differently_are_explained() -> None:
+    """'Achieved' beside GAS -1 (or 'inconclusive' beside a level) looks like a contradiction
+    to a funder: each such outcome is named under one sentence saying why; levels derived
+    from the verdict never need one."""
+    from reval.reporting.content import gas_verdict_notes, verdict_rules
+
+    rows = [  # statement, verdict, level, basis
+        ("Above the bar", "achieved", -1, "site scale"),
+        ("Short but level", "partly achieved", 0, "site scale, gaps derived"),
+        ("Too wide for a level", "achieved", None, "inconclusive"),
+        ("Unclear but levelled", "inconclusive", -1, "site scale"),
+        ("Agreeing", "achieved", 1, "site scale"),
+        ("Derived", "reversed", -2, "derived"),
+    ]
+    intended = pd.DataFrame({
+        "site_id": "s", "outcome_id": [f"o{i}" for i in range(len(rows))],
+        "statement": [r[0] for r in rows], "classification": [r[1] for r in rows],
+        "gas_level": pd.array([r[2] for r in rows], dtype="Int64"),
+        "gas_basis": [r[3] for r in rows],
+    })  # fmt: skip
+    notes = gas_verdict_notes(intended)
+    assert len(notes) == 4
+    expected = {"Achieved, yet": "Above the bar", "Partly achieved, yet": "Short but level",
+                "A clear verdict with no GAS level": "Too wide for a level",
+                "Inconclusive, yet": "Unclear but levelled"}  # fmt: skip
+    for start, statement in expected.items():
+        (note,) = [n for n in notes if n.startswith(start)]
+        assert f"\u201c{statement}\u201d" in note
+    assert not any("Agreeing" in n or "Derived" in n for n in notes)
+    assert notes == verdict_rules(intended)[-4:]  # shown with the verdict rules

@@ -391,7 +391,49 @@ def verdict_rules(intended: pd.DataFrame) -> list[str]:
                   if r.why_not_measurable.startswith("not measurable")
                   else f"{_outcome_words(r)} is not measurable: {r.why_not_measurable}."
                   for r in intended.itertuples() if isinstance(r.why_not_measurable, str)]  # fmt: skip
-    return lines
+    return lines + gas_verdict_notes(intended)
+
+
+def gas_verdict_notes(intended: pd.DataFrame) -> list[str]:
+    """Where verdicts and GAS levels on the site's own scale seem to say different things,
+    one sentence per kind saying why, naming the outcomes (a derived level is read from the
+    verdict itself, so those always agree)."""
+    if not len(intended) or not {"gas_level", "gas_basis"} <= set(intended.columns):
+        return []
+    reasons = {
+        "above": "Achieved, yet a GAS level below the target's: the verdict asks whether the whole "
+        "interval is clear of no change and reaches the target, while the level is where the "
+        "estimate itself lies on the site's own scale, nearer a threshold below the target",
+        "below": "Partly achieved, yet a GAS level at or above the target's: the whole interval is "
+        "clear of no change but its top falls short of the target, while the estimate itself lies "
+        "nearest the target's level or above on the site's own scale",
+        "none": "A clear verdict with no GAS level: the interval spans more than one level of the "
+        "site's own scale, so the T-score leaves the outcome out",
+        "unclear": "Inconclusive, yet a GAS level: the interval holds both no change and changes "
+        "that matter, so no verdict can be read from it, but all of it lies within one level of "
+        "where the estimate sits on the site's own scale, which is all a level needs",
+    }
+    one_site = intended["site_id"].nunique() == 1
+    named: dict[str, list[str]] = {kind: [] for kind in reasons}
+    for r in intended.itertuples():
+        if not str(r.gas_basis).startswith("site scale") and r.gas_basis != "inconclusive":
+            continue
+        verdict, level = r.classification, r.gas_level
+        if verdict in ("achieved", "partly achieved") and pd.isna(level):
+            kind = "none"
+        elif pd.isna(level):
+            continue
+        elif verdict == "achieved" and level < 0:
+            kind = "above"
+        elif verdict == "partly achieved" and level >= 0:
+            kind = "below"
+        elif verdict == "inconclusive":
+            kind = "unclear"
+        else:
+            continue
+        named[kind].append(_outcome_words(r, one_site))
+    return [f"{reasons[kind]} ({'; '.join(outcomes)})."
+            for kind, outcomes in named.items() if outcomes]  # fmt: skip
 
 
 def _outcome_words(row: Any, one_site: bool = False) -> str:
