@@ -76,7 +76,8 @@ show_text(f"## {plain(content.survey_heading(results))}")  # the programme's ins
 # %%
 change = content.effect_rows(results, "survey_change", by_site=True)
 if len(change):
-    show_figure(figures.forest_plot(change, xlabel="Change since the baseline survey (scale points)"), "")
+    show_figure(figures.forest_plot(change, xlabel="Change since the baseline survey (scale points)",
+                                    by_measure=True), "")  # fmt: skip
     show_text(f"*{plain(content.survey_figure_caption(results, per_site=True))}*")
 show_table(
     content.with_site_names(content.change_table(results, ("survey_change",)), data),

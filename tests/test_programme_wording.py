@@ -158,3 +158,35 @@ def test_the_participants_picture_says_since_which_survey() -> None:
         change_chart(rows).figure.axes[0].get_xlabel() == "Change in points since the intake survey"
     )
     assert content.survey_words(2) == "between the intake survey and the one year survey"
+
+
+def test_many_survey_estimates_get_one_panel_per_measure() -> None:
+    """Neighbours in Health's five measures, five sites and two named waves (50 rows): one
+    panel per measure on its own scale, rows by site and wave; the sample's (about 20
+    rows) stays one plot."""
+    from reval.reporting.figures import forest_plot
+
+    content.use_wave_names(parse_programme(PROGRAMME_YAML).waves)
+    measures = ["wemwbs", "ons4_1", "ons4_2", "ons4_3", "ons4_4"]
+    sites = ["all", "halton-wellbeing", "knowsley-connect", "runcorn-carers", "widnes_youth"]
+    many = pd.DataFrame([_change(m, w, 2.0, s) for m in measures for s in sites for w in (1, 2)])
+    rows = content.effect_rows(many, "survey_change", by_site=True)
+    assert len(forest_plot(rows, xlabel="Change").figure.axes) == 1  # matched effects: as ever
+    chart = forest_plot(rows, xlabel="Change", by_measure=True)
+    assert [a.get_title(loc="left") for a in chart.figure.axes] == [
+        "Personal wellbeing (ONS4, 0-10): life satisfaction",
+        "Personal wellbeing (ONS4, 0-10): worthwhile",
+        "Personal wellbeing (ONS4, 0-10): happiness",
+        "Personal wellbeing (ONS4, 0-10): anxiety",
+        "Wellbeing (WEMWBS, 14-70)",
+    ]
+    rows = [t.get_text() for t in chart.figure.axes[-1].get_yticklabels()]
+    assert rows[-1] == "All sites - six months"  # the top row (ticks count from the bottom)
+    assert "halton-wellbeing - one year" in rows  # no sites table here: the code stands
+    assert "Wellbeing (WEMWBS, 14-70) (one year)" in chart.alt_text  # the full label
+    content.use_wave_names({})
+    few = pd.DataFrame([_change(m, 1, 1.0, s) for m in ("swemwbs", "ucla3") for s in sites])
+    chart = forest_plot(
+        content.effect_rows(few, "survey_change", by_site=True), xlabel="Change", by_measure=True
+    )
+    assert len(chart.figure.axes) == 1

@@ -940,7 +940,13 @@ def effect_rows(results: pd.DataFrame, kind: str, *, by_site: bool) -> pd.DataFr
     waves = rows["wave"].dropna().nunique() > 1
     labels = [(f"{site_label(s)} - " if by_site else "") + measure_name(m) + (f" ({wave_words(w)})" if waves else "")
               for s, m, w in zip(rows["site_id"], rows["measure"], rows["wave"], strict=True)]  # fmt: skip
-    return rows.assign(label=labels)[["label", "estimate", "ci_low", "ci_high"]]
+    # for a plot in one panel per measure: the panel's name and the row's label within it
+    shorts = [" - ".join(str(p) for p in (site_label(s) if by_site else None,
+                                          wave_words(w) if waves else None) if p) or measure_name(m)
+              for s, m, w in zip(rows["site_id"], rows["measure"], rows["wave"], strict=True)]  # fmt: skip
+    return rows.assign(label=labels, panel=rows["measure"].map(measure_name), short=shorts)[
+        ["label", "estimate", "ci_low", "ci_high", "panel", "short"]
+    ]
 
 
 def phase_starts(events: pd.DataFrame) -> pd.DataFrame:

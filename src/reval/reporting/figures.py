@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
+from typing import Final
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt  # picks a non-interactive backend on machines with no display
@@ -60,9 +61,21 @@ def love_plot(balance: pd.DataFrame, *, title: str = "Balance before and after m
     return Chart(figure, alt)
 
 
-def forest_plot(effects: pd.DataFrame, *, xlabel: str, title: str = "") -> Chart:
-    """Estimates with 95% intervals, one row per ``label``; the zero line is 'no effect'."""
+PANEL_ROWS: Final[int] = 24
+"""More rows than this, over more than one measure: one panel per measure (a programme with
+many measures, sites and waves), so each keeps its own scale and its labels stay short."""
+
+
+def forest_plot(
+    effects: pd.DataFrame, *, xlabel: str, title: str = "", by_measure: bool = False
+) -> Chart:
+    """Estimates with 95% intervals, one row per ``label``; the zero line is 'no effect'.
+    With ``by_measure``, many rows over several measures (a ``panel`` column) are drawn one
+    panel per measure."""
     table = effects.dropna(subset=["estimate"]).iloc[::-1]
+    many = by_measure and len(table) > PANEL_ROWS
+    if many and "panel" in table and table["panel"].nunique() > 1:
+        return _forest_panels(table, xlabel=xlabel)
     figure, axes = plt.subplots(figsize=(7.5, 0.32 * len(table) + 1.4), layout="constrained")
     rows = range(len(table))
     axes.errorbar(table["estimate"], rows,
@@ -75,13 +88,37 @@ def forest_plot(effects: pd.DataFrame, *, xlabel: str, title: str = "") -> Chart
     axes.set_xlabel(textwrap.fill(xlabel, 36), loc="right")
     if title:
         axes.set_title(title)
+    return Chart(figure, _forest_alt(table))
+
+
+def _forest_alt(table: pd.DataFrame) -> str:
     clear = table[(table["ci_low"] > 0) | (table["ci_high"] < 0)]
-    alt = (
+    return (
         f"Forest plot of {len(table)} estimates with 95% intervals. "
         + (f"Intervals clear of zero: {'; '.join(f'{r.label} {r.estimate:.2f} ({r.ci_low:.2f} to {r.ci_high:.2f})' for r in clear.itertuples())}."
            if len(clear) else "Every interval crosses zero.")
     )  # fmt: skip
-    return Chart(figure, alt)
+
+
+def _forest_panels(table: pd.DataFrame, *, xlabel: str) -> Chart:
+    """One forest panel per measure, each on its own scale, rows labelled by site and wave."""
+    panels = list(dict.fromkeys(table["panel"].iloc[::-1]))  # the measures in reading order
+    sizes = [int((table["panel"] == p).sum()) for p in panels]
+    figure, all_axes = plt.subplots(
+        len(panels), 1, figsize=(7.5, 0.3 * len(table) + 0.55 * len(panels) + 1.2),
+        layout="constrained", gridspec_kw={"height_ratios": [n + 1.5 for n in sizes]},
+    )  # fmt: skip
+    for axes, panel in zip(all_axes, panels, strict=True):
+        part = table[table["panel"] == panel]
+        rows = range(len(part))
+        axes.errorbar(part["estimate"], rows,
+                      xerr=[part["estimate"] - part["ci_low"], part["ci_high"] - part["estimate"]],
+                      fmt="o", color=OKABE_ITO["blue"], ecolor=OKABE_ITO["sky_blue"], capsize=3)  # fmt: skip
+        axes.axvline(0, color=OKABE_ITO["black"], linewidth=1)
+        axes.set_yticks(list(rows), [inert(x, "figure") for x in part["short"]], **FIGURE_TEXT)
+        axes.set_title(inert(panel, "figure"), loc="left", fontsize=10, **FIGURE_TEXT)
+    all_axes[-1].set_xlabel(textwrap.fill(xlabel, 36), loc="right")
+    return Chart(figure, _forest_alt(table))
 
 
 SHARE_COLOURS = {
