@@ -39,7 +39,14 @@ from reval.ingest.readers import file_kind, read_tables
 from reval.ingest.redaction import redacted_copy
 from reval.ingest.validation import ValidatedTable, validate_table
 from reval.programme import PROGRAMME_FILE, load_programme, write_default_programme
-from reval.reporting.render import Format, RenderError, WarmKernel, quarto_command, render_report
+from reval.reporting.render import (
+    Format,
+    RenderError,
+    WarmKernel,
+    pooled_kernel,
+    quarto_command,
+    render_report,
+)
 from reval.spreadsheets import FixUpSheet, write_fix_up_workbook
 from reval.warehouse import (
     IngestRecord,
@@ -801,7 +808,7 @@ def render_reports(
     ) -> tuple[dict[str, Path], dict[str, str]]:
         written: dict[str, Path] = {}
         failed: dict[str, str] = {}
-        with WarmKernel(REPORTS_SOURCE_DIR) as kernel:
+        with pooled_kernel(REPORTS_SOURCE_DIR) as kernel:
             for kind, site in share:
                 try:
                     written.update(render_one_report(settings, run, kind, site, formats, kernel))

@@ -12,13 +12,16 @@ the PDF. Either way a failure names the chunk that failed.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import html as html_lib
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -87,6 +90,12 @@ class WarmKernel:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def alive(self) -> bool:
+        return self.manager is not None and bool(self.manager.is_alive())  # type: ignore[attr-defined]
+
+    def shutdown(self) -> None:
         if self.manager is not None:
             self.manager.shutdown_kernel(now=True)  # type: ignore[attr-defined]
             self.manager = None
@@ -101,6 +110,41 @@ class WarmKernel:
         notebook.cells.insert(0, _code_cell("%reset -f", "injected"))  # type: ignore[attr-defined]
         return NotebookClient(notebook, km=self.manager, timeout=timeout, kernel_name="python3",
                               resources={"metadata": {"path": str(self.cwd)}})  # fmt: skip
+
+
+_IDLE_KERNELS: dict[Path, list[WarmKernel]] = {}
+_IDLE_LOCK = threading.Lock()
+
+
+@contextmanager
+def pooled_kernel(cwd: Path) -> Iterator[WarmKernel]:
+    """A warm kernel for ``cwd``, idle from an earlier render in this process when there is
+    one, given back after use: a process that renders again (the portal, a test session)
+    skips the seconds each kernel takes to start and import pandas, matplotlib and reval.
+    A kernel that broke or died is shut down, never given back; the idle ones are shut
+    down at exit (and end with their parent anyway)."""
+    with _IDLE_LOCK:
+        idle = _IDLE_KERNELS.get(cwd, [])
+        kernel = idle.pop() if idle else WarmKernel(cwd)
+    try:
+        yield kernel
+    except BaseException:
+        kernel.shutdown()
+        raise
+    if kernel.alive():
+        with _IDLE_LOCK:
+            _IDLE_KERNELS.setdefault(cwd, []).append(kernel)
+    else:
+        kernel.shutdown()
+
+
+@atexit.register
+def shutdown_idle_kernels() -> None:
+    with _IDLE_LOCK:
+        kernels = [k for idle in _IDLE_KERNELS.values() for k in idle]
+        _IDLE_KERNELS.clear()
+    for kernel in kernels:
+        kernel.shutdown()
 
 
 def _code_cell(source: str, tag: str) -> object:
