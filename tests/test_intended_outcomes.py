@@ -306,3 +306,22 @@ def test_verdicts_and_gas_levels_that_read_differently_are_explained() -> None:
         assert f"\u201c{statement}\u201d" in note
     assert not any("Agreeing" in n or "Derived" in n for n in notes)
     assert notes == verdict_rules(intended)[-4:]  # shown with the verdict rules
+
+
+def test_only_a_sites_own_no_change_margin_is_listed() -> None:
+    """Half the target is said once as the rule; a margin a site set itself is listed by
+    its statement (listing every outcome's half-target filled a page of the report)."""
+    from reval.reporting.content import verdict_rules
+
+    intended = pd.DataFrame({
+        "site_id": "s", "outcome_id": ["a", "b"], "statement": ["Feel better", "Less lonely"],
+        "measure": ["swemwbs", "ucla3"], "classification": ["achieved", "inconclusive"],
+        "target": [1.0, 0.4], "margin": [0.5, 0.1],
+    })  # fmt: skip
+    (line,) = [r for r in verdict_rules(intended) if r.startswith("No-change margin")]
+    assert "half the target" in line
+    assert "\u201cLess lonely\u201d ±0.1" in line
+    assert "Feel better" not in line
+    (line,) = [r for r in verdict_rules(intended.assign(margin=[0.5, 0.2]))
+               if r.startswith("No-change margin")]  # fmt: skip
+    assert line == "No-change margin: a change smaller than half the target counts as no change."

@@ -17,7 +17,7 @@ from typing import Any, Final, Literal
 import pandas as pd
 
 from reval.contract import Instrument, instrument_registry
-from reval.intended import CLEAR_VERDICTS, VERDICT_RULES, VERDICTS
+from reval.intended import CLEAR_VERDICTS, DEFAULT_MARGIN_SHARE, VERDICT_RULES, VERDICTS
 from reval.programme import DEFAULT_INSTRUMENTS
 from reval.reporting.disclosure import SUPPRESSED, THRESHOLD, suppress_counts
 from reval.revaluation import KINDS, VISIBILITY, moved_to_visible, six_box_grid
@@ -380,12 +380,17 @@ def verdict_rules(intended: pd.DataFrame) -> list[str]:
             "'-' means the verdict is not a clear one."
         )
     if "margin" in intended and len(intended):
+        # half the target unless the site set its own: only the sites' own are listed (a
+        # list of every outcome's half-target ran to a page-long paragraph)
         one_site = intended["site_id"].nunique() == 1
-        margins = "; ".join(
-            f"{_outcome_words(r, one_site)} ±{r.margin:g}" for r in intended.itertuples()
-            if pd.notna(r.margin)
-        )  # fmt: skip
-        lines.append(f"No-change margins (half the target): {margins}.")
+        own = [r for r in intended.itertuples() if pd.notna(r.margin) and pd.notna(r.target)
+               and not math.isclose(r.margin, DEFAULT_MARGIN_SHARE * r.target)]  # fmt: skip
+        rule = "No-change margin: a change smaller than half the target counts as no change"
+        if own:
+            rule += ", except where the site set its own: " + "; ".join(
+                f"{_outcome_words(r, one_site)} ±{r.margin:g}" for r in own
+            )
+        lines.append(rule + ".")
     if "why_not_measurable" in intended:
         lines += [f"{_outcome_words(r)}: {r.why_not_measurable}."
                   if r.why_not_measurable.startswith("not measurable")
