@@ -191,6 +191,9 @@ def test_reports_say_the_waves_by_the_names_the_programme_gives_them(run) -> Non
     assert re.search(r"from baseline to (six months|one year) \(95% interval", text)
     assert re.search(r"from the baseline survey to six months: .*; to one year: ", text)
     assert "one year survey" in text  # the intended-outcome table's Data column
+    # who the headline rests on: the programme's first scale (WEMWBS), by its wave's name
+    assert re.search(r"For whom: the \d+ people who answered both the baseline survey and the "
+                     r"(six months|one year) survey", text)  # fmt: skip
     assert not re.search(r"\bwave [12]\b", text), re.findall(r".{60}\bwave [12]\b.{20}", text)
     site = _text(_page(run, f"site-{SITES[0].design.site_id}.html"))
     assert "Wellbeing (WEMWBS, 14-70)" in site

@@ -757,8 +757,9 @@ def first_screen(inputs: ReportInputs, site_id: str) -> list[str]:
 
 
 def _who_sentence(results: pd.DataFrame, site_id: str, heads: pd.DataFrame) -> str:
-    first = next((m for m in heads["measure"] if m != "paradigm_index"), "swemwbs")
-    wellbeing = heads[heads["measure"] == first]
+    # the programme's first scale (its instruments' scores come first): who it rests on
+    first = next((m for m in heads["measure"] if m != "paradigm_index"), None)
+    wellbeing = heads[heads["measure"] == first] if first is not None else heads.iloc[:0]
     if wellbeing.empty:
         return "For whom: no one has yet answered both a baseline and a follow-up survey."
     wave = int(wellbeing["wave"].iloc[0])
