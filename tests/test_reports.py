@@ -239,3 +239,15 @@ def test_reports_carry_the_programme_title_and_the_site_name(rendered) -> None:
         "Wellbeing Erewash: what changed, and what was intended"
     )
     assert "Site report of Health as a Social Movement" in site.get_text(" ")
+
+
+def test_matched_table_has_a_status_column_only_when_a_model_failed() -> None:
+    """'ok' on every row said nothing (seen in the screenshots); a failed model is named."""
+    rows = pd.DataFrame({
+        "site_id": ["s", "s"], "measure": ["ae_visits", "ae_visits"],
+        "kind": ["did", "matched_rate_ratio"], "estimate": [0.1, 0.9], "ci_low": [-0.1, 0.8],
+        "ci_high": [0.3, 1.1], "n": [100, 100], "status": ["ok", "ok"],
+    })  # fmt: skip
+    assert "Status" not in content.matched_table(rows).columns
+    failed = content.matched_table(rows.assign(status=["ok", "failed"]))
+    assert failed["Status"].tolist() == ["ok", "failed"]

@@ -315,7 +315,7 @@ def matched_table(results: pd.DataFrame) -> pd.DataFrame:
     """Difference-in-differences and rate ratios against matched comparisons."""
     rows = results[results["kind"].isin(["did", "matched_rate_ratio"])]
     rows = rows.sort_values(["measure", "site_id", "kind"])
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "Site": rows["site_id"].map(site_label),
         "Outcome": rows["measure"].map(measure_name),
         "Effect": rows["kind"].map({"did": "difference in change", "matched_rate_ratio": "rate ratio"}),
@@ -324,6 +324,8 @@ def matched_table(results: pd.DataFrame) -> pd.DataFrame:
         "People matched": rows["n"].map(count_text),
         "Status": rows["status"],
     }).reset_index(drop=True)  # fmt: skip
+    # a column saying "ok" on every row tells a reader nothing: shown only when a model failed
+    return table.drop(columns="Status") if (table["Status"] == "ok").all() else table
 
 
 def wave_text(wave: object, source: object = None) -> str:
