@@ -251,3 +251,28 @@ def test_matched_table_has_a_status_column_only_when_a_model_failed() -> None:
     assert "Status" not in content.matched_table(rows).columns
     failed = content.matched_table(rows.assign(status=["ok", "failed"]))
     assert failed["Status"].tolist() == ["ok", "failed"]
+
+
+def test_site_rows_run_all_sites_first_then_by_name() -> None:
+    """Sorted by code, "All sites" and the names fell in an order a reader could not follow
+    (seen in the screenshots): all sites together first, then the sites by name."""
+    before = dict(content._SITE_NAMES)
+    content.use_site_names({"aaa": "Zulu Health", "zzz": "Alpha Care"})
+    try:
+        rows = pd.DataFrame({
+            "site_id": ["aaa", "all", "zzz"], "measure": "swemwbs", "kind": "survey_change",
+            "wave": 1, "estimate": [0.1, 0.2, 0.3], "ci_low": 0.0, "ci_high": 0.5, "n": 10,
+        })  # fmt: skip
+        assert content.change_table(rows)["Site"].tolist() == [
+            "All sites",
+            "Alpha Care",
+            "Zulu Health",
+        ]
+        labels = content.effect_rows(rows, "survey_change", by_site=True)["label"].tolist()
+        assert [label.split(" - ")[0] for label in labels] == [
+            "All sites",
+            "Alpha Care",
+            "Zulu Health",
+        ]
+    finally:
+        content.use_site_names(before)

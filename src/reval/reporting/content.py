@@ -258,7 +258,7 @@ def consented_story_rows(responses: pd.DataFrame) -> pd.DataFrame:
 def change_table(results: pd.DataFrame, kinds: tuple[str, ...] = ("survey_change", "paradigm_index")
                  ) -> pd.DataFrame:  # fmt: skip
     """Change from baseline per site, measure and wave, with interval and people counted."""
-    rows = results[results["kind"].isin(kinds)].sort_values(["measure", "site_id", "wave"])
+    rows = by_site_name(results[results["kind"].isin(kinds)], ["measure", "site", "wave"])
     return pd.DataFrame({
         "Site": rows["site_id"].map(site_label),
         "Measure": rows["measure"].map(measure_name),
@@ -269,13 +269,22 @@ def change_table(results: pd.DataFrame, kinds: tuple[str, ...] = ("survey_change
     }).reset_index(drop=True)  # fmt: skip
 
 
+def by_site_name(rows: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Rows sorted by ``order``, where "site" means the site as readers see it: all sites
+    together first, then the sites by name (a sort by code put "All sites" and the sites'
+    names in an order readers could not follow). Ties keep their order."""
+    sort = rows.assign(site=["" if s == "all" else str(site_label(s)) for s in rows["site_id"]])
+    return sort.sort_values(order, kind="stable").drop(columns="site")
+
+
 def attrition_tables(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Who stayed (baseline people, followed up, retention per site and wave) and whether
     leaving could bend the change (stayers minus leavers at baseline; completers' change
     beside the change weighted for who stayed). Followed-up people and the completers'
     change are the survey-change rows themselves, so each number is said once."""
     key = ["site_id", "measure", "wave"]
-    retention = results[results["kind"] == "retention"].set_index(key)
+    retention = by_site_name(results[results["kind"] == "retention"], ["site", "measure", "wave"])
+    retention = retention.set_index(key)
     if retention.empty:
         return pd.DataFrame(), pd.DataFrame()
     change = results[results["kind"] == "survey_change"].set_index(key).reindex(retention.index)
@@ -314,7 +323,7 @@ def attrition_tables(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
 def matched_table(results: pd.DataFrame) -> pd.DataFrame:
     """Difference-in-differences and rate ratios against matched comparisons."""
     rows = results[results["kind"].isin(["did", "matched_rate_ratio"])]
-    rows = rows.sort_values(["measure", "site_id", "kind"])
+    rows = by_site_name(rows, ["measure", "site", "kind"])
     table = pd.DataFrame({
         "Site": rows["site_id"].map(site_label),
         "Outcome": rows["measure"].map(measure_name),
@@ -944,7 +953,7 @@ def balance_table(balance: pd.DataFrame) -> pd.DataFrame:
 def effect_rows(results: pd.DataFrame, kind: str, *, by_site: bool) -> pd.DataFrame:
     """Estimates of one kind labelled for a forest plot."""
     rows = results[(results["kind"] == kind) & results["estimate"].notna()]
-    rows = rows.sort_values(["measure", "site_id"])
+    rows = by_site_name(rows, ["measure", "site"])
     waves = rows["wave"].dropna().nunique() > 1
     labels = [(f"{site_label(s)} - " if by_site else "") + measure_name(m) + (f" ({wave_words(w)})" if waves else "")
               for s, m, w in zip(rows["site_id"], rows["measure"], rows["wave"], strict=True)]  # fmt: skip
