@@ -45,7 +45,6 @@ def assert_same_as_pandera(sheet: SheetTable) -> ValidatedTable:
 # --- every messy-file case again: each sheet's validation checked against pandera, and -----
 # --- accepted rows loaded two at a time (the exact warehouse changes are asserted) ---------
 
-base = messy.base
 for _name in dir(messy):
     if _name.startswith("test_"):
         globals()[f"{_name}_same_as_pandera"] = getattr(messy, _name)
