@@ -477,7 +477,8 @@ def _outcome_codes_in_words(note: str, site: str, intended: pd.DataFrame | None)
         return note
     mine = intended[(intended["site_id"] == site) & intended["statement"].notna()]
     for code, words in zip(mine["outcome_id"], mine["statement"], strict=True):
-        note = re.sub(rf"(?<![\w-]){re.escape(str(code))}(?![\w-])", f"\u201c{words}\u201d", note)
+        quoted = f"\u201c{words}\u201d"  # a function, so a backslash a site wrote stays text
+        note = re.sub(rf"(?<![\w-]){re.escape(str(code))}(?![\w-])", lambda _m, q=quoted: q, note)
     return note
 
 
