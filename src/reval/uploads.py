@@ -107,12 +107,13 @@ def paradigm_catalogue(settings: Settings) -> pd.DataFrame:
     return pd.read_csv(SAMPLE_DATA_DIR / "paradigm_statements.csv")
 
 
-def site_names(settings: Settings) -> dict[str, str]:
-    """Each site's name by its code, from the sites table ({} before one is loaded)."""
+def site_names(settings: Settings, wait: float | None = None) -> dict[str, str]:
+    """Each site's name by its code, from the sites table ({} before one is loaded);
+    ``wait`` caps the wait for the writer lock (default: the settings' timeout)."""
     if not settings.warehouse_path.exists():
         return {}
-    with Warehouse(settings.warehouse_path, read_only=True,
-                   lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+    timeout = settings.writer_lock_timeout if wait is None else wait
+    with Warehouse(settings.warehouse_path, read_only=True, lock_timeout=timeout) as warehouse:
         sites = warehouse.current("sites")
     return dict(zip(sites["site_id"].astype(str), sites["site_name"].astype(str), strict=True))
 

@@ -219,7 +219,7 @@ class SiteNames:
             return  # another page is reading them: this one says the code meanwhile
         try:
             self._read_at = time.monotonic()
-            self._names = site_names(self._settings)
+            self._names = site_names(self._settings, wait=0.5)  # busy: codes for now
         except RevalError:  # a busy or damaged warehouse: the code still says which site
             pass
         finally:
