@@ -77,18 +77,23 @@ def forest_plot(
     if many and "panel" in table and table["panel"].nunique() > 1:
         return _forest_panels(table, xlabel=xlabel)
     figure, axes = plt.subplots(figsize=(7.5, 0.32 * len(table) + 1.4), layout="constrained")
-    rows = range(len(table))
-    axes.errorbar(table["estimate"], rows,
-                  xerr=[table["estimate"] - table["ci_low"], table["ci_high"] - table["estimate"]],
-                  fmt="o", color=OKABE_ITO["blue"], ecolor=OKABE_ITO["sky_blue"], capsize=3)  # fmt: skip
-    axes.axvline(0, color=OKABE_ITO["black"], linewidth=1)
-    axes.set_yticks(list(rows), [inert(x, "figure") for x in table["label"]], **FIGURE_TEXT)
+    _forest_rows(axes, table, "label")
     # long labels leave a narrow plot: the axis title wraps and ends at the plot's right edge
     # (over the labels' side) instead of running off the page
     axes.set_xlabel(textwrap.fill(xlabel, 36), loc="right")
     if title:
         axes.set_title(title)
     return Chart(figure, _forest_alt(table))
+
+
+def _forest_rows(axes: plt.Axes, table: pd.DataFrame, labels: str) -> None:
+    """Each row's estimate and interval, the zero line, and the rows named by ``labels``."""
+    rows = range(len(table))
+    axes.errorbar(table["estimate"], rows,
+                  xerr=[table["estimate"] - table["ci_low"], table["ci_high"] - table["estimate"]],
+                  fmt="o", color=OKABE_ITO["blue"], ecolor=OKABE_ITO["sky_blue"], capsize=3)  # fmt: skip
+    axes.axvline(0, color=OKABE_ITO["black"], linewidth=1)
+    axes.set_yticks(list(rows), [inert(x, "figure") for x in table[labels]], **FIGURE_TEXT)
 
 
 def _forest_alt(table: pd.DataFrame) -> str:
@@ -109,13 +114,7 @@ def _forest_panels(table: pd.DataFrame, *, xlabel: str) -> Chart:
         layout="constrained", gridspec_kw={"height_ratios": [n + 1.5 for n in sizes]},
     )  # fmt: skip
     for axes, panel in zip(all_axes, panels, strict=True):
-        part = table[table["panel"] == panel]
-        rows = range(len(part))
-        axes.errorbar(part["estimate"], rows,
-                      xerr=[part["estimate"] - part["ci_low"], part["ci_high"] - part["estimate"]],
-                      fmt="o", color=OKABE_ITO["blue"], ecolor=OKABE_ITO["sky_blue"], capsize=3)  # fmt: skip
-        axes.axvline(0, color=OKABE_ITO["black"], linewidth=1)
-        axes.set_yticks(list(rows), [inert(x, "figure") for x in part["short"]], **FIGURE_TEXT)
+        _forest_rows(axes, table[table["panel"] == panel], "short")
         axes.set_title(inert(panel, "figure"), loc="left", fontsize=10, **FIGURE_TEXT)
     all_axes[-1].set_xlabel(textwrap.fill(xlabel, 36), loc="right")
     return Chart(figure, _forest_alt(table))
