@@ -16,7 +16,7 @@ from reval.errors import RevalError
 
 
 class _Server:
-    """Stands in for Prefect's SubprocessASGIServer: answers on the attempts listed."""
+    """Stands in for the server's process: answers on the attempts listed."""
 
     def __init__(self, answers: list[bool]) -> None:
         self.answers = answers
@@ -40,13 +40,15 @@ class _Server:
 def server(monkeypatch: pytest.MonkeyPatch):
     """Installs the stand-in, with no API URL in force (the session's Prefect test harness,
     when another test started it, sets one)."""
-    import prefect.server.api.server as prefect_server
     from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    import flows.local_server
 
     def install(answers: list[bool]) -> _Server:
         fake = _Server(answers)
-        monkeypatch.setattr(prefect_server, "SubprocessASGIServer", lambda: fake)
-        monkeypatch.delenv("PREFECT_API_URL", raising=False)
+        monkeypatch.setattr(flows.local_server, "ServerProcess", lambda: fake)
+        monkeypatch.setenv("PREFECT_API_URL", "")  # recorded, so what the test sets is undone
+        monkeypatch.delenv("PREFECT_API_URL")
         return fake
 
     with temporary_settings(restore_defaults={PREFECT_API_URL}):
@@ -71,6 +73,26 @@ def test_a_second_attempt_that_answers_is_used(server) -> None:
     fake = server([False, True])
     assert start_local_server() == fake.api_url
     assert (fake.starts, fake.stops) == (2, 1)
+    assert os.environ["PREFECT_API_URL"] == fake.api_url  # what the flow's client then uses
+
+
+def test_the_real_server_answers_and_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's own process, launched without importing Prefect's server package here:
+    it answers on its health route, keeps its database in PREFECT_HOME, and ends on stop."""
+    from flows.local_server import ServerProcess, _answers
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    server = ServerProcess()
+    try:
+        server.start()
+        assert _answers(f"{server.api_url}/health")
+        assert (tmp_path / "prefect" / "prefect.db").is_file()
+    finally:
+        server.stop()
+    assert server.process is not None
+    assert server.process.poll() is not None
+    assert not _answers(f"{server.api_url}/health")
 
 
 def test_a_named_server_is_used_as_it_is(server) -> None:
