@@ -475,8 +475,7 @@ def demo() -> None:
     server = _begin_prefect()
     import shutil
 
-    from reval.pipeline import init_workspace, sample_data_files
-    from reval.warehouse import Warehouse
+    from reval.pipeline import init_workspace, row_counts, sample_data_files, stored_results
 
     init_workspace(settings)
     for path in sample_data_files():
@@ -485,9 +484,8 @@ def demo() -> None:
 
     _ready(server)
     run_id = nightly_evaluation(str(settings.home))
-    with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
-        counts = warehouse.row_counts()
-        stored, intended = warehouse.stored_results(run_id)
+    counts = row_counts(settings)
+    _, stored, intended = stored_results(settings, run_id)
     typer.echo("\nCurrent rows in the warehouse:")
     for table, count in counts.items():
         typer.echo(f"  {table:<22}{count:>8}")

@@ -889,6 +889,13 @@ def stored_results(settings: Settings, run_id: str | None = None,
     return run, results, intended
 
 
+def row_counts(settings: Settings) -> dict[str, int]:
+    """Current rows per uploaded table (what ``reval demo`` and a status page show)."""
+    with Warehouse(settings.warehouse_path, read_only=True,
+                   lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
+        return warehouse.row_counts()
+
+
 def sample_data_files(sample_dir: Path = SAMPLE_DATA_DIR) -> list[Path]:
     """The sample programme's files in the order an evaluation team would load them."""
     return [
