@@ -119,10 +119,11 @@ def _waves_by_person(
     responses: pd.DataFrame, baseline: int, follow_up: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(baseline, follow-up) answers indexed by person, built once for every statement."""
-    return tuple(  # type: ignore[return-value]
-        responses[responses["wave"] == wave].set_index(["site_id", "respondent_id"])
-        for wave in (baseline, follow_up)
-    )
+
+    def at(wave: int) -> pd.DataFrame:
+        return responses[responses["wave"] == wave].set_index(["site_id", "respondent_id"])
+
+    return at(baseline), at(follow_up)
 
 
 def _then_test(waves: tuple[pd.DataFrame, pd.DataFrame], item: str) -> dict[str, float]:
