@@ -100,11 +100,36 @@ def texts_under(home: Path) -> dict[str, str]:
     return found
 
 
+REVAL_HEX_IDS = re.compile(r"[0-9a-f]{16,}")
+"""reval's own identifiers and digests (ingest ids, run ids, sha256 of files) as they lie in
+the warehouse and the logs: random hexadecimal, so one in a few hundred holds ten decimal
+digits in a row that pass the modulus-11 check by chance (the test failed once that way,
+on "...b8c3173466756" in the DuckDB file's bytes). Such digits are not an upload's."""
+
+
+def without_reval_ids(text: str) -> str:
+    """``text`` with reval's hexadecimal identifiers blanked (same length, so positions in
+    failure messages still point at the file): the finder then looks at uploaded content
+    only. The planted numbers are still searched for verbatim in the original text."""
+    return REVAL_HEX_IDS.sub(
+        lambda m: "x" * len(m.group()) if re.search("[a-f]", m.group()) else m.group(), text
+    )
+
+
+def test_reval_ids_are_blanked_but_uploaded_numbers_are_not() -> None:
+    digest = "180668baa2ef9b8c3173466756"  # the digest whose digits once passed the check
+    assert nhs_number_spans(digest) != []
+    assert nhs_number_spans(without_reval_ids(digest)) == []
+    story = "my NHS number is 943 476 5919, ref 9434765919"
+    assert without_reval_ids(story) == story
+
+
 def assert_no_nhs_number(texts: dict[str, str]) -> None:
     for where, text in texts.items():
         for number in PLANTED:
             for spelling in spellings(number):
                 assert spelling not in text, (where, spelling)
+        text = without_reval_ids(text)
         spans = nhs_number_spans(text)
         assert spans == [], (where, [text[a - 20 : b + 20] for a, b in spans])
 
