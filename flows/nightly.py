@@ -95,6 +95,8 @@ def nightly_evaluation(home: str | None = None, render: bool = True) -> str:
         if render and not (settings.reports_dir / existing).is_dir():
             render_isolated(home, existing)
         return existing
+    if render:
+        pipeline.warm_report_kernels(settings)  # on the core the models leave idle
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     tables, fingerprint = read_programme(home)
     sites = sorted(tables["sites"]["site_id"])

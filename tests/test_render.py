@@ -103,3 +103,28 @@ def test_pdf_uses_the_bundled_pandoc_not_an_older_one_on_path(tmp_path, monkeypa
     monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
     report = render_report(SOURCE, tmp_path / "out", "x", {"site": "all"}, formats=("pdf",))
     assert report.outputs["pdf"].read_bytes().startswith(b"%PDF")
+
+
+def test_kernels_warmed_in_the_background_are_the_ones_reports_use(tmp_path) -> None:
+    """The nightly flow warms the report kernels while its models are fitted: the kernels
+    handed out afterwards must be those (already holding the reports' imports), not new
+    cold ones, and must render."""
+    from reval.reporting.render import _IDLE_KERNELS, pooled_kernel, warm_kernels
+
+    source = tmp_path / "modules.py"
+    source.write_text(
+        "# %%\nimport sys\nfrom IPython.display import Markdown, display\n"
+        "display(Markdown('warm: ' + str('reval.reporting.figures' in sys.modules)))\n",
+        encoding="utf-8",
+    )
+    warm_kernels(tmp_path, 2)
+    warmed = list(_IDLE_KERNELS[tmp_path])
+    assert len(warmed) == 2
+    warm_kernels(tmp_path, 2)  # already there: none added
+    assert _IDLE_KERNELS[tmp_path] == warmed
+    with pooled_kernel(tmp_path) as kernel:
+        assert kernel in warmed
+        report = render_report(source, tmp_path, "out", {}, ("html",), kernel=kernel)
+    assert "warm: True" in report.outputs["html"].read_text(encoding="utf-8")
+    for kernel in _IDLE_KERNELS.pop(tmp_path):
+        kernel.shutdown()

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import queue
 import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,7 @@ from reval.reporting.render import (
     pooled_kernel,
     quarto_command,
     render_report,
+    warm_kernels,
 )
 from reval.spreadsheets import FixUpSheet, write_fix_up_workbook
 from reval.warehouse import (
@@ -786,6 +788,17 @@ class RenderedReports:
     failed: dict[str, str]
 
 
+RENDER_JOBS = 2
+"""Reports rendered at once, one kernel process each: one per core of a small machine."""
+
+
+def warm_report_kernels(settings: Settings, jobs: int = RENDER_JOBS) -> None:
+    """Start the report kernels now, in the background, so that they are warm when the
+    reports are rendered (the nightly flow calls this while its models are fitted)."""
+    if quarto_command(settings.quarto) is None:  # Quarto starts kernels of its own
+        warm_kernels(REPORTS_SOURCE_DIR, jobs)
+
+
 def render_reports(
     settings: Settings,
     run_id: str | None = None,
@@ -793,23 +806,27 @@ def render_reports(
     *,
     kinds: tuple[ReportKind, ...] = REPORT_KINDS,
     site_id: str | None = None,
-    jobs: int = 2,
+    jobs: int = RENDER_JOBS,
 ) -> RenderedReports:
     """Render the reports of a stored run (default: the latest) and publish them to
-    ``reports/latest/``. The reports are shared among ``jobs`` workers, each rendering its
-    share one after another in one warm kernel process: two workers use both cores of a
-    small machine. One report failing does not stop the others; it is named in
+    ``reports/latest/``. ``jobs`` workers, each with one warm kernel process, take the
+    reports from one queue, the longest first, so both cores of a small machine stay busy
+    to the end. One report failing does not stop the others; it is named in
     ``failed`` with the reason."""
     run, plan = planned_reports(settings, run_id, kinds, site_id)
-    shares = [plan[i :: max(1, jobs)] for i in range(max(1, jobs))]
+    waiting = queue.SimpleQueue[tuple[ReportKind, str | None]]()
+    for report in plan:  # the longest (programme, then site reports) first: workers end together
+        waiting.put(report)
 
-    def render_share(
-        share: list[tuple[ReportKind, str | None]],
-    ) -> tuple[dict[str, Path], dict[str, str]]:
+    def render_waiting() -> tuple[dict[str, Path], dict[str, str]]:
         written: dict[str, Path] = {}
         failed: dict[str, str] = {}
         with pooled_kernel(REPORTS_SOURCE_DIR) as kernel:
-            for kind, site in share:
+            while not waiting.empty():
+                try:
+                    kind, site = waiting.get_nowait()
+                except queue.Empty:
+                    break
                 try:
                     written.update(render_one_report(settings, run, kind, site, formats, kernel))
                 except RenderError as error:
@@ -820,8 +837,11 @@ def render_reports(
 
     written: dict[str, Path] = {}
     failed: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=len(shares)) as pool:
-        for done, broke in pool.map(render_share, [share for share in shares if share]):
+    workers = max(1, min(jobs, len(plan)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done, broke in [
+            f.result() for f in [pool.submit(render_waiting) for _ in range(workers)]
+        ]:
             written.update(done)
             failed.update(broke)
     publish_latest(settings, written)

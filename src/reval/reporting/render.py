@@ -85,6 +85,7 @@ class WarmKernel:
     def __init__(self, cwd: Path) -> None:
         self.cwd = cwd
         self.manager: object | None = None
+        self._warming: threading.Thread | None = None
 
     def __enter__(self) -> WarmKernel:
         return self
@@ -93,27 +94,87 @@ class WarmKernel:
         self.shutdown()
 
     def alive(self) -> bool:
+        self._finish_warming()
         return self.manager is not None and bool(self.manager.is_alive())  # type: ignore[attr-defined]
 
     def shutdown(self) -> None:
+        self._finish_warming()
         if self.manager is not None:
             self.manager.shutdown_kernel(now=True)  # type: ignore[attr-defined]
             self.manager = None
 
-    def client_for(self, notebook: object, timeout: float) -> object:
+    def warm_in_background(self) -> None:
+        """Start the kernel and import what reports use, on a thread of its own: started
+        while the models are fitted (one core busy), the kernel is ready when the reports
+        are. Whoever uses the kernel first waits for the warm-up to end."""
+        self._warming = threading.Thread(
+            target=self._warm, name="reval-kernel-warm-up", daemon=True
+        )
+        self._warming.start()
+
+    def _warm(self) -> None:
+        try:
+            manager = self._started()
+            client = manager.client()  # type: ignore[attr-defined]
+            client.start_channels()
+            try:
+                client.wait_for_ready(timeout=120)
+                client.execute_interactive(WARM_UP, store_history=False, timeout=120,
+                                          output_hook=lambda message: None)  # fmt: skip
+            finally:
+                client.stop_channels()
+        except Exception:  # a kernel that failed to warm is replaced when it is used
+            if self.manager is not None and not self.manager.is_alive():  # type: ignore[attr-defined]
+                self.manager = None
+
+    def _finish_warming(self) -> None:
+        if self._warming is not None and self._warming is not threading.current_thread():
+            self._warming.join()
+            self._warming = None
+
+    def _started(self) -> object:
         from jupyter_client import KernelManager
-        from nbclient import NotebookClient
 
         if self.manager is None:
             self.manager = KernelManager(kernel_name="python3")
             self.manager.start_kernel(cwd=str(self.cwd))  # type: ignore[attr-defined]
+        return self.manager
+
+    def client_for(self, notebook: object, timeout: float) -> object:
+        from nbclient import NotebookClient
+
+        self._finish_warming()
+        if self.manager is not None and not self.manager.is_alive():  # type: ignore[attr-defined]
+            self.manager = None
+        self._started()
         notebook.cells.insert(0, _code_cell("%reset -f", "injected"))  # type: ignore[attr-defined]
         return NotebookClient(notebook, km=self.manager, timeout=timeout, kernel_name="python3",
                               resources={"metadata": {"path": str(self.cwd)}})  # fmt: skip
 
 
+WARM_UP = (
+    "import matplotlib.pyplot as plt\n"
+    "import pandas\n"
+    "import reval.methods, reval.reporting.content, reval.reporting.figures\n"
+    "import reval.reporting.inputs, reval.reporting.present\n"
+    "plt.close(plt.figure(figsize=(1, 1)).text(0, 0, 'a').figure)"
+)
+"""What every report imports first (seconds of a kernel's start), and one figure with
+text so matplotlib has its fonts loaded before the first report's first chart."""
+
 _IDLE_KERNELS: dict[Path, list[WarmKernel]] = {}
 _IDLE_LOCK = threading.Lock()
+
+
+def warm_kernels(cwd: Path, count: int) -> None:
+    """Make sure ``count`` kernels for ``cwd`` are idle in this process's pool, starting and
+    warming the missing ones in the background; ``pooled_kernel`` hands them out."""
+    with _IDLE_LOCK:
+        idle = _IDLE_KERNELS.setdefault(cwd, [])
+        missing = [WarmKernel(cwd) for _ in range(count - len(idle))]
+        idle.extend(missing)
+    for kernel in missing:
+        kernel.warm_in_background()
 
 
 @contextmanager
