@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reval import survey
 from reval.config import SAMPLE_DATA_DIR
 from reval.paradigm import battery_reliability, statement_shifts
 from reval.survey import empowers_profile, scored_responses, survey_change
@@ -56,6 +57,41 @@ def test_pooled_change_is_estimated_with_site_clustering(change) -> None:
         assert pooled.loc[measure, "n"] == sites["n"].sum()
         weighted = np.average(sites["estimate"], weights=sites["n"])
         assert pooled.loc[measure, "ci_low"] < weighted < pooled.loc[measure, "ci_high"]
+
+
+def _gee_reference(pairs: pd.DataFrame) -> tuple[float, float]:
+    """The pooled model as statsmodels fits it: long data, exchangeable working correlation
+    within respondent, site fixed effects; the after-wave coefficient and its robust SE."""
+    import statsmodels.api as sm
+
+    long = pd.concat([pairs.assign(value=pairs["before"], after_wave=0.0),
+                      pairs.assign(value=pairs["after"], after_wave=1.0)], ignore_index=True)  # fmt: skip
+    sites = pd.get_dummies(long["site_id"], drop_first=True, dtype=float)
+    exog = sm.add_constant(pd.concat([long[["after_wave"]], sites], axis=1), has_constant="add")
+    groups = (long["site_id"] + "/" + long["respondent_id"].astype(str)).factorize()[0]
+    fit = sm.GEE(long["value"].to_numpy(float), exog.to_numpy(float), groups=groups,
+                 cov_struct=sm.cov_struct.Exchangeable()).fit()  # fmt: skip
+    return float(fit.params[1]), float(fit.bse[1])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pooled_change_is_the_gee_fit_in_closed_form(seed: int) -> None:
+    """reval computes the pooled GEE's answer directly; statsmodels' iterative fit of the
+    same model is the reference (sites of very different sizes and levels, one of two)."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i, n in enumerate([*rng.integers(2, 80, size=int(rng.integers(2, 6))).tolist(), 2]):
+        before = rng.normal(40 + 5 * i, 8, n)
+        after = 0.5 * before + rng.normal(20 + 2.5 * i + rng.normal(0, 2), 6, n)
+        frames.append(pd.DataFrame({"site_id": f"s{i}", "respondent_id": range(n),
+                                    "before": before, "after": after}))  # fmt: skip
+    pairs = pd.concat(frames, ignore_index=True)
+    ours = survey.pooled_change(pairs)
+    coef, se = _gee_reference(pairs)
+    assert ours["estimate"] == pytest.approx(coef, abs=1e-9)
+    assert ours["se"] == pytest.approx(se, rel=1e-7)
+    assert ours["ci_low"] == pytest.approx(coef - 1.959963984540054 * se, rel=1e-7)
+    assert ours["n"] == len(pairs)
 
 
 def test_reliable_change_shares_follow_the_size_of_change(change) -> None:
