@@ -94,6 +94,13 @@ def test_pooled_change_is_the_gee_fit_in_closed_form(seed: int) -> None:
     assert ours["n"] == len(pairs)
 
 
+def test_the_pooled_step_alone_gives_the_same_pooled_rows(scored, change) -> None:
+    pooled = survey_change(scored, only_pooled=True)
+    assert set(pooled["site_id"]) == {"all"}
+    expected = change[change["site_id"] == "all"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(pooled, expected)
+
+
 def test_reliable_change_shares_follow_the_size_of_change(change) -> None:
     wave1 = change[(change["measure"] == "swemwbs") & (change["wave"] == 1)].set_index("site_id")
     assert wave1["share_improved"].between(0, 1).all()

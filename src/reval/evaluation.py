@@ -137,7 +137,7 @@ def combine(
     if len(healthy) > 1 and len(responses):
         mine = responses[responses["site_id"].isin(healthy)]
         scored = scored_responses(mine, tables["paradigm_statements"], contract)
-        pooled = survey_change(scored, contract=contract)
+        pooled = survey_change(scored, contract=contract, only_pooled=True)
         pooled = pooled[pooled["site_id"] == POOLED]
         survey_frames.append(pooled)
         rows += _change_rows(pooled)

@@ -57,20 +57,25 @@ def scored_responses(
     return scored
 
 
-def paired(scored: pd.DataFrame, measure: str, baseline: int, follow_up: int) -> pd.DataFrame:
-    """Respondents with the measure at both waves: site_id, respondent_id, before, after
-    (a person's first answer in a wave; sorted by site and respondent)."""
+def answers_by_wave(scored: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """Each person's first answer of ``measure`` in each wave: one row per (site_id,
+    respondent_id), sorted, one column per wave, blank where they did not answer. Built
+    once per measure, then cut into pairs for every follow-up wave."""
     person = ["site_id", "respondent_id"]
     answered = scored.loc[scored[measure].notna(), [*person, "wave", measure]]
+    first = answered.drop_duplicates([*person, "wave"])
+    return first.set_index([*person, "wave"])[measure].unstack("wave").sort_index()
 
-    def at(wave: int, name: str) -> pd.Series:
-        rows = answered[answered["wave"] == wave].drop_duplicates(person)
-        return rows.set_index(person)[measure].rename(name)
 
-    both = pd.concat([at(baseline, "before"), at(follow_up, "after")], axis=1, join="inner")
-    if both.empty:
+def paired(answers: pd.DataFrame, baseline: int, follow_up: int) -> pd.DataFrame:
+    """Respondents with the measure at both waves (``answers`` from
+    :func:`answers_by_wave`): site_id, respondent_id, before, after, sorted by site and
+    respondent."""
+    if baseline not in answers.columns or follow_up not in answers.columns:
         return pd.DataFrame(columns=["site_id", "respondent_id", "before", "after"])
-    return both.sort_index().reset_index()
+    both = answers[[baseline, follow_up]].dropna()
+    both.columns = ["before", "after"]
+    return both.reset_index()
 
 
 def paired_change(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
@@ -113,20 +118,24 @@ def survey_change(
     measures: tuple[str, ...] | None = None,
     baseline: int = 0,
     contract: Contract | None = None,
+    only_pooled: bool = False,
 ) -> pd.DataFrame:
     """Change from baseline to every follow-up wave, per site and pooled, per measure (by
-    default every measure of the programme's instruments, and the paradigm index)."""
+    default every measure of the programme's instruments, and the paradigm index);
+    ``only_pooled`` skips the per-site rows (the pooled step has them from each site)."""
     contract = contract or default_contract()
     measures = survey_measures(contract) if measures is None else measures
     reliable = {m: (i.reliable_change, i.better_for(m)) for i in contract.instruments
                 for m in i.measures if i.reliable_change is not None}  # fmt: skip
     rows = []
-    for follow_up in sorted(w for w in scored["wave"].dropna().unique() if w != baseline):
+    follow_ups = sorted(w for w in scored["wave"].dropna().unique() if w != baseline)
+    answers = {m: answers_by_wave(scored, m) for m in measures if m in scored and follow_ups}
+    for follow_up in follow_ups:
         for measure in measures:
             if measure not in scored:
                 continue
-            pairs = paired(scored, measure, baseline, int(follow_up))
-            for site, site_pairs in pairs.groupby("site_id"):
+            pairs = paired(answers[measure], baseline, int(follow_up))
+            for site, site_pairs in [] if only_pooled else pairs.groupby("site_id"):
                 rows.append({"site_id": site, "measure": measure, "wave": int(follow_up),
                              **paired_change(site_pairs["before"].to_numpy(), site_pairs["after"].to_numpy()),
                              **_reliable(reliable.get(measure), site_pairs)})  # fmt: skip
