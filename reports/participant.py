@@ -55,7 +55,8 @@ if len(profile):
                 "Picture: how strongly people see the movement doing each of eight things, "
                 "from 0 (not at all) to 10 (very strongly), at each survey.")  # fmt: skip
 else:
-    show_text("We have no answers yet about how people see the movement.")
+    show_text("We have no answers yet about how people see the movement." if data.asks_empowers
+              else "This survey did not ask how people see the movement.")  # fmt: skip
 
 # %% [markdown]
 # ## What people said

@@ -119,7 +119,8 @@ if len(profile):
     show_figure(figures.empowers_chart(profile),
                 "Figure: all sites together - mean EMPOWERS rating per behaviour and wave, with 95% intervals.")  # fmt: skip
 else:
-    show_text("*No EMPOWERS ratings: the programme's survey does not ask them, or nobody has answered yet.*")
+    show_text("*No EMPOWERS ratings yet.*" if data.asks_empowers
+              else "*No EMPOWERS ratings: the programme's survey does not ask them.*")  # fmt: skip
 
 # %% [markdown]
 # ## Revaluation: the value of the movements

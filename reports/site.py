@@ -124,7 +124,8 @@ if len(profile):
         "Figure: mean EMPOWERS rating per behaviour and wave, with 95% intervals.",
     )
 else:
-    show_text("*No EMPOWERS ratings for this site.*")
+    show_text("*No EMPOWERS ratings for this site yet.*" if data.asks_empowers
+              else "*No EMPOWERS ratings: the programme's survey does not ask them.*")  # fmt: skip
 
 # %% [markdown]
 # ## Revaluation: the value of the movement

@@ -166,7 +166,8 @@ def test_every_report_carries_the_programmes_title_and_names_its_sites(run) -> N
     assert "Health as a Social Movement" not in text
     main = text.split("Appendix A")[0]  # the data-quality appendix names files, and so codes
     assert "loneliness" not in text.lower()
-    assert "No EMPOWERS ratings" in main  # its survey does not ask them: said, not an empty chart
+    # its survey does not ask them: said so, not an empty chart nor "no answers yet"
+    assert "No EMPOWERS ratings: the programme's survey does not ask them" in main
     assert "Wellbeing and personal wellbeing" in main  # the survey section, after its instruments
     for site in SITES:
         assert site.design.site_name in main, site.design.site_name
@@ -184,6 +185,8 @@ def test_every_report_carries_the_programmes_title_and_names_its_sites(run) -> N
         assert TITLE in _text(summary)
         assert "Health as a Social Movement" not in _text(summary)
         assert code not in _text(summary)
+        assert "This survey did not ask how people see the movement." in _text(summary)
+        assert "no answers yet" not in _text(summary)
 
 
 def test_reports_say_the_waves_by_the_names_the_programme_gives_them(run) -> None:

@@ -182,6 +182,14 @@ class ReportInputs:
     finished_at: str = ""
     title: str = "Health as a Social Movement"
     """The programme's title (its programme file's ``title``)."""
+    instruments: tuple[str, ...] = ()
+    """Keys of the instruments the programme's survey asks (its programme file's)."""
+
+    @property
+    def asks_empowers(self) -> bool:
+        """Whether the survey asks EMPOWERS at all: a report then says 'not asked' rather
+        than 'no answers yet' when there are none."""
+        return "empowers" in self.instruments
 
     @property
     def site_ids(self) -> list[str]:

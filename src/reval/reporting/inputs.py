@@ -37,7 +37,8 @@ def report_inputs(settings: Settings, run_id: str | None = None,
     texts leave the survey table; no respondent-level row reaches a report."""
     scope = site_id or None
     programme = load_programme(settings.home)
-    use_instruments(programme_contract(programme).instruments)  # names of its own batteries
+    instruments = programme_contract(programme).instruments
+    use_instruments(instruments)  # names of its own batteries
     use_wave_names(programme.waves)
     with Warehouse(settings.warehouse_path, read_only=True,
                    lock_timeout=settings.writer_lock_timeout) as warehouse:  # fmt: skip
@@ -70,7 +71,7 @@ def report_inputs(settings: Settings, run_id: str | None = None,
         stories=consented_story_rows(responses), files=files, rejections=rejections,
         failures=json.loads(runs["failures"].iloc[0]) if len(runs) else [],
         finished_at=f"{runs['finished_at'].iloc[0]:%d %B %Y}" if len(runs) else "",
-        title=programme.title,
+        title=programme.title, instruments=tuple(i.key for i in instruments),
     )  # fmt: skip
 
 
