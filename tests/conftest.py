@@ -15,6 +15,11 @@ apply_prefect_offline_defaults()  # before any test imports Prefect: no analytic
 # Prefect's own folder for this test process, never the developer's ~/.prefect (nor the
 # workspace folder reval's load_settings would pick from the working directory).
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="reval-tests-prefect-"))
+# reval's cache (the Prefect database template) for this test run, shared by its xdist
+# workers and the commands they start, never the user's ~/.cache/reval
+os.environ.setdefault("REVAL_CACHE_DIR", os.path.join(
+    tempfile.gettempdir(), f"reval-tests-cache-{os.environ.get('PYTEST_XDIST_TESTRUNUID', os.getpid())}"
+))  # fmt: skip
 
 
 @pytest.fixture(scope="session")

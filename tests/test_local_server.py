@@ -83,16 +83,72 @@ def test_the_real_server_answers_and_stops(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
     monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    monkeypatch.setenv("REVAL_CACHE_DIR", str(tmp_path / "cache"))
     server = ServerProcess()
     try:
         server.start()
         assert _answers(f"{server.api_url}/health")
         assert (tmp_path / "prefect" / "prefect.db").is_file()
+        assert not server.from_template  # none yet on this "machine": it migrated
     finally:
         server.stop()
     assert server.process is not None
     assert server.process.poll() is not None
     assert not _answers(f"{server.api_url}/health")
+
+
+def test_a_new_workspace_starts_from_the_template_the_first_one_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first server on a new database leaves a copy of it, migrated and set up but
+    before any flow ran, in reval's cache; the next new workspace's server starts from
+    that copy (Prefect's migrations are most of a new database's 12 s) and answers."""
+    import sqlite3
+
+    from flows.local_server import ServerProcess, _answers, database_template
+
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    monkeypatch.setenv("REVAL_CACHE_DIR", str(tmp_path / "cache"))
+    servers = []
+    for night in ("first", "second"):
+        monkeypatch.setenv("PREFECT_HOME", str(tmp_path / f"prefect-{night}"))
+        servers.append(ServerProcess())
+        try:
+            servers[-1].start()
+            assert _answers(f"{servers[-1].api_url}/health")
+        finally:
+            servers[-1].stop()
+    assert [s.from_template for s in servers] == [False, True]
+    template = database_template()
+    assert template.parent == tmp_path / "cache"
+    with sqlite3.connect(template) as copy:
+        assert copy.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)
+        assert copy.execute("SELECT count(*) FROM flow_run").fetchone() == (0,)
+
+
+def test_a_template_that_does_not_start_is_dropped_and_a_configured_database_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A damaged template must not stop every later workspace: the server that could not
+    start on it drops it and the copy, so the retry migrates from nothing."""
+    from flows import local_server
+
+    monkeypatch.setenv("REVAL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "1")
+    template = local_server.database_template()
+    template.parent.mkdir(parents=True)
+    template.write_bytes(b"not a database")
+    monkeypatch.setattr(local_server, "_answers", lambda url: False)  # it never answers
+    server = local_server.ServerProcess()
+    with pytest.raises(RuntimeError):
+        server.start()
+    server.stop()
+    assert server.from_template
+    assert not template.exists()
+    assert not (tmp_path / "prefect" / "prefect.db").exists()
+    monkeypatch.setenv("PREFECT_SERVER_DATABASE_CONNECTION_URL", "postgresql+asyncpg://db/prefect")
+    assert local_server._database_file() is None  # a database by URL: no file to start from
 
 
 def test_a_named_server_is_used_as_it_is(server) -> None:
@@ -133,3 +189,37 @@ def test_reval_run_says_what_failed_in_plain_words(tmp_path: Path) -> None:
     assert "reval could not start Prefect's local server" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert not (tmp_path / "workspace" / "warehouse.duckdb").exists()
+
+
+def test_a_taken_port_is_tried_again_but_a_failed_start_up_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn ends with code 3 both when its port was taken meanwhile (try another port)
+    and when the application failed to start (say so at once): before, a failed start-up
+    was taken for a taken port and respawned until the 180 s limit ran out."""
+    import subprocess
+    import sys
+
+    from flows.local_server import ServerProcess
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    monkeypatch.setenv("REVAL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "600")
+    said = iter([
+        "ERROR: [Errno 98] error while attempting to bind on address: address already in use",
+        "ERROR: Application startup failed. Exiting.",
+    ])  # fmt: skip
+    spawned = []
+
+    def spawn(self: ServerProcess) -> subprocess.Popen[bytes]:
+        spawned.append(self.port)
+        line = next(said)
+        return subprocess.Popen([sys.executable, "-c", f"import sys; print({line!r}, file=sys.stderr); sys.exit(3)"],
+                                stderr=self._log)  # fmt: skip
+
+    monkeypatch.setattr(ServerProcess, "_spawn", spawn)
+    server = ServerProcess()
+    with pytest.raises(RuntimeError, match="ended with code 3: ERROR: Application startup failed"):
+        server.start()
+    server.stop()
+    assert len(spawned) == 2  # one more port after the taken one, then the failure said

@@ -34,6 +34,15 @@ PREFECT_OFFLINE_DEFAULTS: dict[str, str] = {
 }
 
 
+def cache_dir() -> Path:
+    """reval's per-user cache (``REVAL_CACHE_DIR``, else ``$XDG_CACHE_HOME/reval`` or
+    ``~/.cache/reval``): things any workspace on this machine may start from, never data."""
+    configured = os.environ.get("REVAL_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reval"
+
+
 class Settings(BaseSettings):
     """Where reval keeps its workspace and how much it accepts.
 
