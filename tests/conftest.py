@@ -59,12 +59,22 @@ def two_sites(settings: Settings, tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def harness():
-    """One temporary Prefect server for every flow test in the session (it takes seconds
-    to start); imported lazily so tests that never run a flow never start it."""
-    from prefect.testing.utilities import prefect_test_harness
+    """One Prefect server for every flow test of this worker: reval's own local server (the
+    one `reval run` starts), its database in this process's PREFECT_HOME, started as a copy
+    of the test run's template (Prefect's own test harness migrates a new database each
+    time: seconds of a busy machine). Started lazily: tests that never run a flow never
+    start it."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with prefect_test_harness(server_startup_timeout=300):
-        yield
+    from flows.local_server import ServerProcess
+
+    server = ServerProcess()
+    server.start()
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            yield
+    finally:
+        server.stop()
 
 
 WorkspaceCopy = Callable[[Path], tuple[Settings, str]]
