@@ -316,6 +316,9 @@ class Instrument:
     """Each item in a participant's words (each_item instruments; default: its label)."""
     range_words: str = ""
     """How the score is read, in a participant's words (default: from range and better)."""
+    internal_consistency: bool = True
+    """Whether the items are meant to measure one thing, so that Cronbach's alpha means
+    something (ONS4's four questions are separate measures, one running the other way)."""
 
     def column(self, item: str) -> str:
         return self.columns.format(n=item)
@@ -437,6 +440,7 @@ def instrument_from_spec(key: str, spec: Mapping[str, Any]) -> Instrument:
         plain_items={str(k): " ".join(str(v).split())
                      for k, v in (spec.get("plain_items") or {}).items()},
         range_words=" ".join(str(spec.get("range_words") or "").split()),
+        internal_consistency=bool(spec.get("internal_consistency", True)),
     )  # fmt: skip
 
 

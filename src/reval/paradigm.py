@@ -191,12 +191,17 @@ def battery_reliability(
     responses: pd.DataFrame, statements: pd.DataFrame, contract: Contract | None = None
 ) -> pd.DataFrame:
     """Cronbach's alpha for each battery at baseline: the programme's instruments (the
-    ``contract``'s; default the sample's) and the two paradigm batteries."""
+    ``contract``'s; default the sample's) that are meant to measure one thing, and the two
+    paradigm batteries."""
 
     base = responses[responses["wave"] == responses["wave"].min()]
     instruments = (contract or default_contract()).instruments
     batteries = {
-        **{i.key: list(i.item_columns) for i in instruments if len(i.items) > 1},
+        **{
+            i.key: list(i.item_columns)
+            for i in instruments
+            if len(i.items) > 1 and i.internal_consistency
+        },
         "paradigm_new": [f"para_{i}_now" for i in paradigm_items(statements, "new")],
         "paradigm_old": [f"para_{i}_now" for i in paradigm_items(statements, "old")],
     }

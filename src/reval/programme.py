@@ -288,7 +288,7 @@ OWN_INSTRUMENT_KEYS: Final[tuple[str, ...]] = (
     "name", "display_name", "plain_name", "columns", "item_title", "item_text", "answer_words", "item_labels",
     "plain_items", "range_words", "answers",
     "items", "reverse_items", "scoring", "conversion", "minimum_items", "range", "better",
-    "better_items", "reliable_change", "citation",
+    "better_items", "reliable_change", "citation", "internal_consistency",
 )  # fmt: skip
 
 
