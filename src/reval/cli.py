@@ -607,6 +607,11 @@ def check() -> None:
                    "the workspace's archive/ folder.", err=True)  # fmt: skip
         raise typer.Exit(1)
     typer.echo(f"Archive: all {found.archived} archived uploads present.")
+    if found.unlisted:
+        typer.echo(f"Archive list: {found.unlisted} archived upload(s) from before reval kept "
+                   "archive/manifest.jsonl are not in it, so only the warehouse records the "
+                   "order they arrived in and their sites. Run 'reval rebuild' while the "
+                   "warehouse can be read: it replays them and adds them to the list.", err=True)  # fmt: skip
 
 
 @app.command()

@@ -249,11 +249,14 @@ def archive_manifest(settings: Settings) -> list[dict[str, str | None]]:
 
 @dataclass(frozen=True)
 class WorkspaceCheck:
-    """What ``reval check`` found: rows read per table, and archived files that are missing."""
+    """What ``reval check`` found: rows read per table, archived files that are missing, and
+    how many archived files the manifest does not list (a workspace's uploads from before
+    reval kept it: only the warehouse records their order and sites)."""
 
     rows: dict[str, int]
     archived: int
     missing: list[str]
+    unlisted: int = 0
 
 
 def check_workspace(settings: Settings) -> WorkspaceCheck:
@@ -266,7 +269,8 @@ def check_workspace(settings: Settings) -> WorkspaceCheck:
         rows = warehouse.verify()
         paths = [p for p in warehouse.ingests()["archive_path"] if p]
     missing = sorted({p for p in paths if not Path(p).is_file()})
-    return WorkspaceCheck(rows, len(set(paths)), missing)
+    unlisted = _archived_files(settings) - _listed_files(archive_manifest(settings))
+    return WorkspaceCheck(rows, len(set(paths)), missing, len(unlisted))
 
 
 @dataclass(frozen=True)
@@ -287,6 +291,12 @@ def _archived_files(settings: Settings) -> set[str]:
             if p.is_file() and not p.name.startswith(".")}  # fmt: skip
 
 
+def _listed_files(entries: list[dict[str, str | None]]) -> set[str]:
+    """The manifest's uploads, as ``<folder>/<file>`` under the archive."""
+    return {f"{Path(str(e['archive'])).parent.name}/{Path(str(e['archive'])).name}"
+            for e in entries}  # fmt: skip
+
+
 def uploads_before_the_manifest(
     settings: Settings, listed: list[dict[str, str | None]]
 ) -> list[dict[str, str | None]]:
@@ -295,9 +305,7 @@ def uploads_before_the_manifest(
     older than every listed one, so they come first, in the order the warehouse recorded
     them; without a readable warehouse their order, names and sites are unknown, and a
     rebuild of only the listed uploads would silently leave their rows out, so it stops."""
-    known = {Path(str(e["archive"])).parent.name + "/" + Path(str(e["archive"])).name
-             for e in listed}  # fmt: skip
-    unlisted = _archived_files(settings) - known
+    unlisted = _archived_files(settings) - _listed_files(listed)
     if not unlisted:
         return []
     try:
@@ -327,7 +335,8 @@ def uploads_before_the_manifest(
             "ingest_id": row.ingest_id, "sha256": row.file_sha256, "file": row.original_filename,
             "site_id": None if pd.isna(row.site_id) else row.site_id,
             "received_at": row.received_at.isoformat(),
-            "archive": str(settings.archive_dir / where.parent.name / where.name),
+            "archive": str(settings.archive_dir.relative_to(settings.home) / where.parent.name
+                           / where.name),  # relative to the workspace, as the manifest's
         })  # fmt: skip
     return entries
 
@@ -336,8 +345,9 @@ def rebuild_warehouse(settings: Settings) -> RebuildReport:
     """Replay every archived upload, in the order it arrived, into a new warehouse; put it
     in place of the old one (kept beside it) and compare current rows per table. Stored
     evaluation runs are not replayed: run 'reval evaluate' (or the nightly run) after."""
-    entries = archive_manifest(settings)
-    entries = uploads_before_the_manifest(settings, entries) + entries
+    listed = archive_manifest(settings)
+    older = uploads_before_the_manifest(settings, listed)
+    entries = older + listed
     if not entries:
         raise RevalError(
             f"There is nothing to rebuild from: {settings.archive_dir / ARCHIVE_MANIFEST} "
@@ -375,7 +385,17 @@ def rebuild_warehouse(settings: Settings) -> RebuildReport:
                                     lock_timeout=settings.writer_lock_timeout)  # fmt: skip
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if older:  # listed from now on: a later rebuild no longer needs the warehouse's record
+        _rewrite_manifest(settings, entries)
     return RebuildReport(replayed, missing, before, after, kept_as)
+
+
+def _rewrite_manifest(settings: Settings, entries: list[dict[str, str | None]]) -> None:
+    lines = [json.dumps(entry) + "\n" for entry in entries]
+    manifest = settings.archive_dir / ARCHIVE_MANIFEST
+    staging = manifest.with_name(f".{manifest.name}.partial")
+    staging.write_text("".join(lines), encoding="utf-8")
+    staging.replace(manifest)
 
 
 def validate_file(

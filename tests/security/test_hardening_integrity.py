@@ -10,6 +10,7 @@ held the lock, and portal pages say "busy, try again in a minute" within 5 s.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import shutil
@@ -154,6 +155,10 @@ def test_a_workspace_made_before_the_manifest_rebuilds_from_the_warehouse_record
     assert ingest_file(loaded, latest, site_id=SITE).status == "loaded"
     with Warehouse(loaded.warehouse_path, read_only=True) as warehouse:
         before = warehouse.row_counts()
+    code, output = run(loaded.home, "check")  # nothing damaged, but said: only the
+    assert code == 0, output  # warehouse knows the order of the four older uploads
+    assert "Archive list: 4 archived upload(s) from before reval kept" in output
+    assert "Run 'reval rebuild' while the warehouse can be read" in output
     for _ in range(2):  # the rebuilt warehouse records the old uploads in the same order
         done = rebuild_warehouse(loaded)
         assert (done.replayed, done.missing, done.after) == (5, [], before)
@@ -161,6 +166,19 @@ def test_a_workspace_made_before_the_manifest_rebuilds_from_the_warehouse_record
             told = set(warehouse.current("events", SITE)["description"])
         assert "latest telling" in told
         assert not told & {"first telling", "corrected telling"}
+    # the rebuild listed them (oldest first): check is quiet, and the list alone now
+    # rebuilds the warehouse even when it cannot be read at all
+    listed = [json.loads(line) for line in
+              (loaded.archive_dir / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]  # fmt: skip
+    assert len(listed) == 5
+    assert listed[-1]["file"] == "events-latest.csv"
+    assert all(not Path(entry["archive"]).is_absolute() for entry in listed)
+    code, output = run(loaded.home, "check")
+    assert code == 0, output
+    assert "Archive list" not in output
+    damage_header(loaded.warehouse_path)
+    done = rebuild_warehouse(loaded)
+    assert (done.replayed, done.missing, done.before, done.after) == (5, [], None, before)
 
 
 def test_without_the_manifest_or_a_readable_warehouse_rebuild_says_why_and_changes_nothing(
