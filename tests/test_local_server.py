@@ -76,33 +76,14 @@ def test_a_second_attempt_that_answers_is_used(server) -> None:
     assert os.environ["PREFECT_API_URL"] == fake.api_url  # what the flow's client then uses
 
 
-def test_the_real_server_answers_and_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The server's own process, launched without importing Prefect's server package here:
-    it answers on its health route, keeps its database in PREFECT_HOME, and ends on stop."""
-    from flows.local_server import ServerProcess, _answers
-
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
-    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    monkeypatch.setenv("REVAL_CACHE_DIR", str(tmp_path / "cache"))
-    server = ServerProcess()
-    try:
-        server.start()
-        assert _answers(f"{server.api_url}/health")
-        assert (tmp_path / "prefect" / "prefect.db").is_file()
-        assert not server.from_template  # none yet on this "machine": it migrated
-    finally:
-        server.stop()
-    assert server.process is not None
-    assert server.process.poll() is not None
-    assert not _answers(f"{server.api_url}/health")
-
-
-def test_a_new_workspace_starts_from_the_template_the_first_one_left(
+def test_the_real_server_answers_stops_and_leaves_a_template_for_the_next_workspace(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The first server on a new database leaves a copy of it, migrated and set up but
-    before any flow ran, in reval's cache; the next new workspace's server starts from
-    that copy (Prefect's migrations are most of a new database's 12 s) and answers."""
+    """The server's own process, launched without importing Prefect's server package here:
+    it answers on its health route, keeps its database in PREFECT_HOME, and ends on stop.
+    The first one on a new database leaves a copy of it, migrated and set up but before
+    any flow ran, in reval's cache; the next new workspace's server starts from that copy
+    (Prefect's migrations are most of a new database's 12 s) and answers."""
     import sqlite3
 
     from flows.local_server import ServerProcess, _answers, database_template
@@ -116,8 +97,12 @@ def test_a_new_workspace_starts_from_the_template_the_first_one_left(
         try:
             servers[-1].start()
             assert _answers(f"{servers[-1].api_url}/health")
+            assert (tmp_path / f"prefect-{night}" / "prefect.db").is_file()
         finally:
             servers[-1].stop()
+        assert servers[-1].process is not None
+        assert servers[-1].process.poll() is not None
+        assert not _answers(f"{servers[-1].api_url}/health")
     assert [s.from_template for s in servers] == [False, True]
     template = database_template()
     assert template.parent == tmp_path / "cache"
