@@ -15,11 +15,6 @@ apply_prefect_offline_defaults()  # before any test imports Prefect: no analytic
 # Prefect's own folder for this test process, never the developer's ~/.prefect (nor the
 # workspace folder reval's load_settings would pick from the working directory).
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="reval-tests-prefect-"))
-# reval's cache (the Prefect database template) for this test run, shared by its xdist
-# workers and the commands they start, never the user's ~/.cache/reval
-os.environ.setdefault("REVAL_CACHE_DIR", os.path.join(
-    tempfile.gettempdir(), f"reval-tests-cache-{os.environ.get('PYTEST_XDIST_TESTRUNUID', os.getpid())}"
-))  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -57,8 +52,20 @@ def two_sites(settings: Settings, tmp_path: Path) -> Settings:
     return settings
 
 
+@pytest.fixture(scope="session", autouse=True)
+def reval_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """reval's cache (the Prefect database template) for this test run: in pytest's base
+    temporary folder, shared by the xdist workers and the commands tests start, and
+    removed with it as pytest rotates them; never the user's ~/.cache/reval."""
+    session = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        session = session.parent  # each worker's folder sits inside the session's
+    os.environ["REVAL_CACHE_DIR"] = str(session / "reval-cache")
+    return session / "reval-cache"
+
+
 @pytest.fixture(scope="session")
-def harness():
+def harness(reval_cache: Path):
     """One Prefect server for every flow test of this worker: reval's own local server (the
     one `reval run` starts), its database in this process's PREFECT_HOME, started as a copy
     of the test run's template (Prefect's own test harness migrates a new database each
