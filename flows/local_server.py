@@ -151,8 +151,8 @@ class ServerProcess:
         limit = float(os.environ.get(STARTUP_TIMEOUT_VARIABLE, "20"))
         deadline = time.monotonic() + limit
         database = _database_file()
-        new_database = database is not None and not database.exists()
-        self.from_template = new_database and _start_from_template(database)  # type: ignore[arg-type]
+        new_database = database if database is not None and not database.exists() else None
+        self.from_template = new_database is not None and _start_from_template(new_database)
         self.process = self._spawn()
         while time.monotonic() < deadline:
             code = self.process.poll()
@@ -168,8 +168,8 @@ class ServerProcess:
                     f"the server's process ended with code {code}: {self._last_error()}"
                 )
             if _answers(f"{self.api_url}/health"):
-                if new_database and not self.from_template:
-                    _save_template(database)  # type: ignore[arg-type]
+                if new_database is not None and not self.from_template:
+                    _save_template(new_database)
                 return
             time.sleep(0.1)
         self._forget_template(database)

@@ -138,7 +138,6 @@ def combine(
         mine = responses[responses["site_id"].isin(healthy)]
         scored = scored_responses(mine, tables["paradigm_statements"], contract)
         pooled = survey_change(scored, contract=contract, only_pooled=True)
-        pooled = pooled[pooled["site_id"] == POOLED]
         survey_frames.append(pooled)
         rows += _change_rows(pooled)
         rows += attrition_rows(pooled_attrition(scored, mine, pooled=POOLED, contract=contract))

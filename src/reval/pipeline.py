@@ -842,7 +842,7 @@ def render_reports(
         written: dict[str, Path] = {}
         failed: dict[str, str] = {}
         with pooled_kernel(REPORTS_SOURCE_DIR) as kernel:
-            while not waiting.empty():
+            while True:
                 try:
                     kind, site = waiting.get_nowait()
                 except queue.Empty:
@@ -859,9 +859,7 @@ def render_reports(
     failed: dict[str, str] = {}
     workers = max(1, min(jobs, len(plan)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for done, broke in [
-            f.result() for f in [pool.submit(render_waiting) for _ in range(workers)]
-        ]:
+        for done, broke in pool.map(lambda _: render_waiting(), range(workers)):
             written.update(done)
             failed.update(broke)
     publish_latest(settings, written)

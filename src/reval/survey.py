@@ -129,11 +129,9 @@ def survey_change(
                 for m in i.measures if i.reliable_change is not None}  # fmt: skip
     rows = []
     follow_ups = sorted(w for w in scored["wave"].dropna().unique() if w != baseline)
-    answers = {m: answers_by_wave(scored, m) for m in measures if m in scored and follow_ups}
+    answers = {m: answers_by_wave(scored, m) for m in measures if m in scored} if follow_ups else {}
     for follow_up in follow_ups:
-        for measure in measures:
-            if measure not in scored:
-                continue
+        for measure in (m for m in measures if m in answers):
             pairs = paired(answers[measure], baseline, int(follow_up))
             for site, site_pairs in [] if only_pooled else pairs.groupby("site_id"):
                 rows.append({"site_id": site, "measure": measure, "wave": int(follow_up),
